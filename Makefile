@@ -1,0 +1,45 @@
+# The two commands: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-pg lint format serve migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# Local development server on SQLite; DEBUG only for this local run.
+run: $(VENV)/.installed
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+migrate: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput
+
+# The whole suite on the configured database (SQLite unless DATABASE_URL says otherwise).
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest
+
+# The same suite on PostgreSQL, where the race tests must run, not skip.
+test-pg: $(VENV)/.installed-dev
+	DATABASE_URL=$(PG_URL) REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

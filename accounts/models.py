@@ -1,0 +1,88 @@
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class UserType(models.TextChoices):
+    USER = "user", "Patient"
+    DOCTOR = "doctor", "Doctor"
+    ADMIN = "admin", "Admin"
+
+
+def normalize_email(email):
+    """Emails are stored lower-cased so that one address is one account."""
+    return (email or "").strip().lower()
+
+
+class UserProfileManager(BaseUserManager):
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=normalize_email(email))
+
+    def create_user(self, email, password=None, **fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=normalize_email(email), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, **fields):
+        fields.update(user_type=UserType.ADMIN, is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **fields)
+
+
+class UserProfile(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=150)
+    user_type = models.CharField(
+        max_length=10, choices=UserType.choices, default=UserType.USER, db_index=True
+    )
+    phone = models.CharField(max_length=20, blank=True)
+
+    # Doctor fields; blank/null for patients and for doctors who left them unset.
+    specialization = models.CharField(max_length=100, blank=True)
+    years_of_experience = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(80)]
+    )
+    consultation_fee = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    clinic_address = models.CharField(max_length=255, blank=True)
+
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserProfileManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        verbose_name = "user"
+        constraints = [
+            # The database, not only the signup code, keeps one account per address.
+            models.UniqueConstraint(Lower("email"), name="accounts_unique_email_ci"),
+        ]
+
+    def __str__(self):
+        return f"{self.full_name} <{self.email}>"
+
+    def clean(self):
+        super().clean()
+        self.email = normalize_email(self.email)
+
+    @property
+    def is_doctor(self):
+        return self.user_type == UserType.DOCTOR
+
+    @property
+    def is_patient(self):
+        return self.user_type == UserType.USER

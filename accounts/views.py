@@ -1,0 +1,79 @@
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import update_last_login
+from django.db import IntegrityError, transaction
+from rest_framework import status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts import services
+from accounts.models import UserType
+from accounts.serializers import (
+    LoginSerializer,
+    LoginUserSerializer,
+    ProfileSerializer,
+    SignupSerializer,
+)
+from config.exceptions import MessageError
+
+
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def signup(request):
+    """Create a patient or doctor account."""
+    serializer = SignupSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    user = services.user_signup(**serializer.validated_data)
+    return Response(
+        {"message": "Signup successful", "user": ProfileSerializer(user).data},
+        status=status.HTTP_201_CREATED,
+    )
+
+
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def login(request):
+    """Exchange email and password for a JWT pair, optionally checking the role."""
+    serializer = LoginSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    user = authenticate(request, email=data["email"], password=data["password"])
+    if user is None:
+        return Response({"error": "Invalid credentials"}, status=status.HTTP_401_UNAUTHORIZED)
+    role = (data.get("user_type") or "").strip().lower()
+    if role == "patient":
+        role = UserType.USER
+    if role and role != user.user_type:
+        return Response({"error": "Invalid role"}, status=status.HTTP_403_FORBIDDEN)
+    refresh = RefreshToken.for_user(user)
+    update_last_login(None, user)
+    return Response(
+        {
+            "access": str(refresh.access_token),
+            "refresh": str(refresh),
+            "user": LoginUserSerializer(user).data,
+        }
+    )
+
+
+@api_view(["GET"])
+def profile(request):
+    """The caller's own profile."""
+    return Response(ProfileSerializer(request.user).data)
+
+
+@api_view(["PATCH"])
+def profile_update(request):
+    """Change the caller's own profile fields (never role, flags or password)."""
+    serializer = ProfileSerializer(request.user, data=request.data, partial=True)
+    serializer.is_valid(raise_exception=True)
+    try:
+        with transaction.atomic():
+            serializer.save()
+    except IntegrityError as exc:
+        # Another account took the address between the check and the save.
+        raise MessageError(services.EMAIL_TAKEN) from exc
+    return Response(serializer.data)

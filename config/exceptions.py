@@ -1,0 +1,25 @@
+"""One place that turns refusals into the contract's reply shapes."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler
+
+
+class MessageError(exceptions.APIException):
+    """A business-rule refusal, answered as {"message": text} with its status."""
+
+    def __init__(self, message, status_code=400):
+        self.status_code = status_code
+        self.message = message
+        super().__init__(detail=message)
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, MessageError):
+        return Response({"message": exc.message}, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        # Unmapped, a Django ValidationError escaping a model or service is a 500.
+        exc = exceptions.ValidationError(detail=as_serializer_error(exc))
+    return exception_handler(exc, context)

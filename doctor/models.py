@@ -1,0 +1,108 @@
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+def clinic_now():
+    """Now as the clinic's wall clock (settings.TIME_ZONE), the frame of slot times."""
+    return timezone.localtime(timezone.now(), timezone.get_default_timezone())
+
+
+def starts_in_past(date, start_time):
+    """A slot is past when its date + start_time in the clinic's zone is not after now."""
+    start = timezone.make_aware(datetime.combine(date, start_time), timezone.get_default_timezone())
+    return start <= timezone.now()
+
+
+class TimeSlotQuerySet(models.QuerySet):
+    def upcoming(self):
+        """Slots whose start is still after now, judged on the clinic's clock."""
+        now = clinic_now()
+        return self.filter(Q(date__gt=now.date()) | Q(date=now.date(), start_time__gt=now.time()))
+
+    def bookable(self):
+        """What a patient may book: enabled, free, upcoming, of an active doctor."""
+        return self.filter(is_available=True, is_booked=False, doctor__is_active=True).upcoming()
+
+
+class TimeSlot(models.Model):
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="doctor_slots",
+    )
+    date = models.DateField()
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+    duration = models.IntegerField()
+    is_available = models.BooleanField(default=True)
+    is_booked = models.BooleanField(default=False)
+
+    objects = TimeSlotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["date", "start_time", "id"]
+        indexes = [
+            # The public available-slot list: only bookable rows, in list order.
+            models.Index(
+                fields=["date", "start_time"],
+                name="slot_available_idx",
+                condition=Q(is_available=True, is_booked=False),
+            ),
+            # A doctor's own list and the overlap check.
+            models.Index(fields=["doctor", "date", "start_time"], name="slot_doctor_date_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_time__gt=F("start_time")), name="slot_end_after_start"
+            ),
+            models.CheckConstraint(condition=Q(duration__gt=0), name="slot_duration_positive"),
+            # Booked implies unavailable: the flags can never say "free" for a taken slot.
+            models.CheckConstraint(
+                condition=Q(is_booked=False) | Q(is_available=False),
+                name="slot_booked_is_unavailable",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.doctor_id} {self.date} {self.start_time}-{self.end_time}"
+
+    @property
+    def is_past(self):
+        return starts_in_past(self.date, self.start_time)
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        CANCELLED = "cancelled", "Cancelled"
+
+    slot = models.ForeignKey(TimeSlot, on_delete=models.CASCADE, related_name="bookings")
+    # PROTECT: deleting a patient must not silently leave a slot marked booked.
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BOOKED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The last line of the booking guarantee: whatever the code does,
+            # the database refuses a second active booking of one slot.
+            models.UniqueConstraint(
+                fields=["slot"],
+                condition=Q(status="booked"),
+                name="booking_one_active_per_slot",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["patient", "-created_at"], name="booking_patient_idx"),
+        ]
+
+    def __str__(self):
+        return f"Booking {self.pk} of slot {self.slot_id} ({self.status})"

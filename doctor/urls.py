@@ -1,0 +1,27 @@
+from django.urls import path, register_converter
+
+from doctor import views
+
+
+class IdConverter:
+    """A positive id that fits a bigint; longer digit runs are a 404, not a database error."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value):
+        return int(value)
+
+    def to_url(self, value):
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
+urlpatterns = [
+    path("timeslots/", views.doctor_timeslots, name="doctor-timeslots"),
+    path("timeslots/<id:slot_id>/toggle/", views.toggle_slot_availability, name="slot-toggle"),
+    path("timeslots/<id:slot_id>/delete/", views.delete_slot, name="slot-delete"),
+    path("timeslots/<id:slot_id>/book/", views.book_slot, name="slot-book"),
+    path("list/", views.doctor_list, name="doctor-list"),
+    path("user/timeslots/", views.user_available_slots, name="available-slots"),
+]

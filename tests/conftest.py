@@ -1,0 +1,84 @@
+import os
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from tests.factories import DoctorFactory, PatientFactory, UserFactory
+
+PASSWORD = "S3cure-pass-123"
+
+
+def on_postgres():
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("REQUIRE_POSTGRES") and not on_postgres():
+        raise pytest.UsageError("REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL")
+    if on_postgres():
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL); SQLite has no row locks")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # In the PostgreSQL leg of CI nothing may be skipped: a skipped race test
+    # there would be a guarantee we claim without proof.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if os.environ.get("REQUIRE_POSTGRES") and reporter and reporter.stats.get("skipped"):
+        reporter.write_line("REQUIRE_POSTGRES: tests were skipped on PostgreSQL", red=True)
+        session.exitstatus = 1
+
+
+def bearer(user):
+    return f"Bearer {RefreshToken.for_user(user).access_token}"
+
+
+def client_for(user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=bearer(user))
+    return client
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def doctor(db):
+    return DoctorFactory()
+
+
+@pytest.fixture
+def other_doctor(db):
+    return DoctorFactory()
+
+
+@pytest.fixture
+def patient(db):
+    return PatientFactory()
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(user_type="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def doctor_client(doctor):
+    return client_for(doctor)
+
+
+@pytest.fixture
+def patient_client(patient):
+    return client_for(patient)
+
+
+@pytest.fixture
+def admin_client_jwt(admin_user):
+    return client_for(admin_user)
