@@ -51,7 +51,9 @@ class TimeSlotSerializer(serializers.ModelSerializer):
     date = serializers.DateField(input_formats=DATE_FORMATS)
     start_time = serializers.TimeField(input_formats=TIME_FORMATS)
     end_time = serializers.TimeField(input_formats=TIME_FORMATS)
-    duration = serializers.IntegerField(required=False, min_value=1, max_value=24 * 60)
+    duration = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=24 * 60
+    )
 
     class Meta:
         model = TimeSlot
@@ -82,7 +84,7 @@ class TimeSlotSerializer(serializers.ModelSerializer):
                 {"non_field_errors": ["The slot must last a whole number of minutes."]}
             )
         minutes = seconds // 60
-        if attrs.get("duration", minutes) != minutes:
+        if attrs.get("duration") not in (None, minutes):
             raise serializers.ValidationError(
                 {
                     "duration": [

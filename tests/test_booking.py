@@ -1,0 +1,171 @@
+"""Booking a slot (Part 1, user side)."""
+
+from datetime import time, timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from doctor.models import Booking, TimeSlot
+from tests.conftest import client_for
+from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
+
+pytestmark = pytest.mark.django_db
+
+AVAILABLE_URL = "/api/doctor/user/timeslots/"
+
+
+def book_url(slot_id):
+    return f"/api/doctor/timeslots/{slot_id}/book/"
+
+
+def test_a_patient_books_a_free_slot(patient, patient_client):
+    slot = TimeSlotFactory()
+
+    response = patient_client.post(book_url(slot.id))
+
+    assert response.status_code == 200
+    booking = Booking.objects.get()
+    assert response.json() == {
+        "message": "Slot booked successfully",
+        "slot_id": slot.id,
+        "doctor_id": slot.doctor_id,
+        "user_id": patient.id,
+        "booking_id": booking.id,
+    }
+    assert (booking.slot, booking.patient, booking.status) == (slot, patient, "booked")
+    slot.refresh_from_db()
+    assert (slot.is_booked, slot.is_available) == (True, False)
+
+
+def test_a_booked_slot_leaves_the_public_list_and_shows_booked_to_its_doctor(patient_client):
+    slot = TimeSlotFactory()
+    patient_client.post(book_url(slot.id))
+
+    assert client_for(slot.doctor).get("/api/doctor/timeslots/").json()[0]["is_booked"] is True
+    assert patient_client.get(AVAILABLE_URL).json() == []
+
+
+def test_booking_refuses_anonymous_callers(api_client):
+    slot = TimeSlotFactory()
+    assert api_client.post(book_url(slot.id)).status_code == 401
+    assert not Booking.objects.exists()
+
+
+def test_booking_refuses_a_doctor(doctor_client):
+    slot = TimeSlotFactory()
+    response = doctor_client.post(book_url(slot.id))
+    assert response.status_code == 403
+    assert "detail" in response.json()
+    slot.refresh_from_db()
+    assert slot.is_booked is False
+    assert not Booking.objects.exists()
+
+
+def test_booking_refuses_an_admin(admin_client_jwt):
+    slot = TimeSlotFactory()
+    assert admin_client_jwt.post(book_url(slot.id)).status_code == 403
+    assert not Booking.objects.exists()
+
+
+def test_booking_an_unknown_slot_is_404(patient_client):
+    response = patient_client.post(book_url(424242))
+    assert response.status_code == 404
+    assert response.json() == {"message": "Slot not found"}
+
+
+def test_booking_a_booked_slot_is_refused(patient_client):
+    earlier = BookingFactory()
+
+    response = patient_client.post(book_url(earlier.slot_id))
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "Slot already booked"}
+    assert list(Booking.objects.all()) == [earlier]
+
+
+def test_booking_twice_by_the_same_patient_is_refused(patient, patient_client):
+    slot = TimeSlotFactory()
+    patient_client.post(book_url(slot.id))
+
+    response = patient_client.post(book_url(slot.id))
+
+    assert response.json() == {"message": "Slot already booked"}
+    assert Booking.objects.count() == 1
+
+
+def test_booking_a_disabled_slot_is_refused(patient_client):
+    slot = TimeSlotFactory(is_available=False)
+
+    response = patient_client.post(book_url(slot.id))
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "Slot is not available"}
+    slot.refresh_from_db()
+    assert slot.is_booked is False
+    assert not Booking.objects.exists()
+
+
+def test_booking_a_slot_of_an_inactive_doctor_is_refused(patient_client):
+    slot = TimeSlotFactory(doctor=DoctorFactory(is_active=False))
+    response = patient_client.post(book_url(slot.id))
+    assert response.json() == {"message": "Slot is not available"}
+    assert not Booking.objects.exists()
+
+
+def test_booking_a_past_slot_is_refused(patient_client):
+    slot = TimeSlotFactory(date=timezone.localdate() - timedelta(days=1))
+
+    response = patient_client.post(book_url(slot.id))
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "Slot is in the past"}
+    slot.refresh_from_db()
+    assert slot.is_booked is False
+    assert not Booking.objects.exists()
+
+
+def test_a_booked_slot_says_already_booked_before_anything_else(patient_client):
+    # Booked, disabled and past at once: "already booked" comes first.
+    slot = BookingFactory(
+        slot__date=timezone.localdate() - timedelta(days=1), slot__start_time=time(8, 0)
+    ).slot
+    response = patient_client.post(book_url(slot.id))
+    assert response.json() == {"message": "Slot already booked"}
+
+
+def test_a_disabled_past_slot_says_not_available_before_past(patient_client):
+    slot = TimeSlotFactory(is_available=False, date=timezone.localdate() - timedelta(days=1))
+    response = patient_client.post(book_url(slot.id))
+    assert response.json() == {"message": "Slot is not available"}
+
+
+def test_booking_ignores_a_body(patient, patient_client):
+    other = PatientFactory()
+    slot = TimeSlotFactory()
+
+    response = patient_client.post(book_url(slot.id), {"user_id": other.id}, format="json")
+
+    assert response.json()["user_id"] == patient.id
+    assert Booking.objects.get().patient == patient
+
+
+def test_booking_needs_post(patient_client):
+    slot = TimeSlotFactory()
+    assert patient_client.get(book_url(slot.id)).status_code == 405
+    assert not Booking.objects.exists()
+
+
+def test_the_database_refuses_a_second_active_booking_of_one_slot():
+    booking = BookingFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Booking.objects.create(slot=booking.slot, patient=PatientFactory())
+    assert Booking.objects.count() == 1
+
+
+def test_the_database_refuses_a_booked_slot_marked_available():
+    slot = BookingFactory().slot
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TimeSlot.objects.filter(pk=slot.pk).update(is_available=True)
+    slot.refresh_from_db()
+    assert slot.is_available is False

@@ -1,0 +1,457 @@
+"""Doctor side of contract Part 1: own list, create, toggle, delete."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from doctor.models import TimeSlot
+from tests.conftest import client_for
+from tests.factories import BookingFactory, TimeSlotFactory, tomorrow
+
+pytestmark = pytest.mark.django_db
+
+LIST_URL = "/api/doctor/timeslots/"
+
+
+def toggle_url(slot_id):
+    return f"/api/doctor/timeslots/{slot_id}/toggle/"
+
+
+def delete_url(slot_id):
+    return f"/api/doctor/timeslots/{slot_id}/delete/"
+
+
+def slot_body(**overrides):
+    body = {
+        "date": tomorrow().isoformat(),
+        "start_time": "10:00",
+        "end_time": "10:30",
+        "duration": 30,
+    }
+    body.update(overrides)
+    return body
+
+
+# --- who may call -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method,url",
+    [
+        ("get", LIST_URL),
+        ("post", LIST_URL),
+        ("patch", toggle_url(1)),
+        ("delete", delete_url(1)),
+    ],
+)
+def test_doctor_endpoints_refuse_anonymous_callers_with_401(api_client, method, url):
+    response = getattr(api_client, method)(url)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "method,url",
+    [
+        ("get", LIST_URL),
+        ("post", LIST_URL),
+        ("patch", toggle_url(1)),
+        ("delete", delete_url(1)),
+    ],
+)
+def test_doctor_endpoints_refuse_patients_and_admins_with_403(
+    patient_client, admin_client_jwt, method, url
+):
+    for client in (patient_client, admin_client_jwt):
+        response = getattr(client, method)(url, slot_body(), format="json")
+        assert response.status_code == 403
+        assert "detail" in response.json()
+    assert TimeSlot.objects.count() == 0
+
+
+def test_doctor_endpoints_refuse_a_garbage_token_with_401(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert api_client.get(LIST_URL).status_code == 401
+
+
+# --- list -------------------------------------------------------------------
+
+
+def test_it_lists_only_the_callers_slots_ordered_by_date_and_start(doctor, doctor_client):
+    day = tomorrow()
+    later = TimeSlotFactory(doctor=doctor, date=day + timedelta(days=1), start_time=time(9, 0))
+    second = TimeSlotFactory(doctor=doctor, date=day, start_time=time(11, 0))
+    first = TimeSlotFactory(doctor=doctor, date=day, start_time=time(9, 0))
+    TimeSlotFactory(date=day, start_time=time(8, 0))  # another doctor's
+
+    response = doctor_client.get(LIST_URL)
+
+    assert response.status_code == 200
+    assert [s["id"] for s in response.json()] == [first.id, second.id, later.id]
+
+
+def test_it_lists_slots_in_the_contract_shape(doctor, doctor_client):
+    slot = TimeSlotFactory(doctor=doctor, start_time=time(10, 0), duration=30)
+
+    (item,) = doctor_client.get(LIST_URL).json()
+
+    assert item == {
+        "id": slot.id,
+        "doctor": doctor.id,
+        "doctor_details": {
+            "id": doctor.id,
+            "fullName": doctor.full_name,
+            "specialization": "pediatric",
+            "years_of_experience": 8,
+            "consultation_fee": 500,
+            "clinic_address": "MG Road",
+        },
+        "date": slot.date.isoformat(),
+        "start_time": "10:00:00",
+        "end_time": "10:30:00",
+        "duration": 30,
+        "is_available": True,
+        "is_booked": False,
+    }
+
+
+def test_it_shows_a_booked_slot_as_booked_without_naming_the_patient(doctor, doctor_client):
+    booking = BookingFactory(slot__doctor=doctor)
+
+    (item,) = doctor_client.get(LIST_URL).json()
+
+    assert item["is_booked"] is True
+    assert item["is_available"] is False
+    assert booking.patient.email not in str(item)
+    assert "patient" not in item
+
+
+def test_the_own_list_runs_a_constant_number_of_queries(
+    doctor, doctor_client, django_assert_num_queries
+):
+    TimeSlotFactory(doctor=doctor)
+    with django_assert_num_queries(2):  # the user for the token, the slots
+        assert len(doctor_client.get(LIST_URL).json()) == 1
+    for hour in range(50):
+        TimeSlotFactory(doctor=doctor, date=tomorrow() + timedelta(days=1 + hour))
+    with django_assert_num_queries(2):
+        assert len(doctor_client.get(LIST_URL).json()) == 51
+
+
+# --- create -----------------------------------------------------------------
+
+
+def test_it_creates_a_slot_with_the_dashboards_exact_body(doctor, doctor_client):
+    response = doctor_client.post(LIST_URL, slot_body(), format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["doctor"] == doctor.id
+    assert body["doctor_details"]["fullName"] == doctor.full_name
+    assert (body["start_time"], body["end_time"], body["duration"]) == ("10:00:00", "10:30:00", 30)
+    assert (body["is_available"], body["is_booked"]) == (True, False)
+    slot = TimeSlot.objects.get(pk=body["id"])
+    assert slot.doctor == doctor
+    assert slot.duration == 30
+
+
+def test_it_computes_the_duration_when_omitted(doctor_client):
+    body = slot_body(end_time="11:15")
+    del body["duration"]
+
+    response = doctor_client.post(LIST_URL, body, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["duration"] == 75
+    assert TimeSlot.objects.get().duration == 75
+
+
+def test_it_accepts_times_with_seconds(doctor_client):
+    response = doctor_client.post(
+        LIST_URL, slot_body(start_time="10:00:00", end_time="10:30:00"), format="json"
+    )
+    assert response.status_code == 201
+    assert TimeSlot.objects.get().start_time == time(10, 0)
+
+
+def test_it_ignores_a_doctor_field_in_the_body(doctor, other_doctor, doctor_client):
+    response = doctor_client.post(LIST_URL, slot_body(doctor=other_doctor.id), format="json")
+
+    assert response.status_code == 201
+    assert TimeSlot.objects.get().doctor == doctor
+
+
+def test_it_ignores_flag_fields_in_the_body(doctor_client):
+    response = doctor_client.post(
+        LIST_URL, slot_body(is_booked=True, is_available=False), format="json"
+    )
+
+    assert response.status_code == 201
+    slot = TimeSlot.objects.get()
+    assert (slot.is_available, slot.is_booked) == (True, False)
+
+
+def test_it_refuses_an_end_before_the_start(doctor_client):
+    response = doctor_client.post(
+        LIST_URL, slot_body(start_time="11:00", end_time="10:00"), format="json"
+    )
+    assert response.status_code == 400
+    assert "end_time" in response.json()
+    assert not TimeSlot.objects.exists()
+
+
+def test_it_refuses_an_end_equal_to_the_start(doctor_client):
+    response = doctor_client.post(
+        LIST_URL, slot_body(start_time="10:00", end_time="10:00"), format="json"
+    )
+    assert response.status_code == 400
+    assert "end_time" in response.json()
+    assert not TimeSlot.objects.exists()
+
+
+def test_it_refuses_a_duration_that_does_not_match_the_times(doctor_client):
+    response = doctor_client.post(LIST_URL, slot_body(duration=45), format="json")
+    assert response.status_code == 400
+    assert "duration" in response.json()
+    assert not TimeSlot.objects.exists()
+
+
+def test_it_refuses_a_span_of_partial_minutes(doctor_client):
+    response = doctor_client.post(
+        LIST_URL,
+        slot_body(start_time="10:00:00", end_time="10:30:30", duration=None),
+        format="json",
+    )
+    assert response.status_code == 400
+    assert not TimeSlot.objects.exists()
+
+
+def test_it_refuses_a_slot_in_the_past(doctor_client):
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    response = doctor_client.post(LIST_URL, slot_body(date=yesterday), format="json")
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["Slot cannot be in the past."]}
+    assert not TimeSlot.objects.exists()
+
+
+def test_it_judges_the_past_on_the_clinics_clock(doctor_client, settings):
+    # 23:30 in Kolkata is 18:00 UTC: a slot at 20:00 "today" in Kolkata is past
+    # even though 20:00 UTC is still to come.
+    settings.TIME_ZONE = "Asia/Kolkata"
+    now = datetime(2030, 1, 1, 18, 0, tzinfo=UTC)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(timezone, "now", lambda: now)
+        response = doctor_client.post(
+            LIST_URL,
+            slot_body(date="2030-01-01", start_time="20:00", end_time="20:30"),
+            format="json",
+        )
+        assert response.status_code == 400
+        response = doctor_client.post(
+            LIST_URL,
+            slot_body(date="2030-01-02", start_time="00:15", end_time="00:45"),
+            format="json",
+        )
+        assert response.status_code == 201
+    assert TimeSlot.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "start,end",
+    [("10:00", "10:30"), ("10:15", "10:45"), ("09:45", "10:15"), ("09:00", "11:00")],
+)
+def test_it_refuses_a_slot_overlapping_one_of_the_doctors_own(doctor, doctor_client, start, end):
+    existing = TimeSlotFactory(doctor=doctor, start_time=time(10, 0), duration=30)
+
+    response = doctor_client.post(
+        LIST_URL, slot_body(start_time=start, end_time=end, duration=None), format="json"
+    )
+
+    assert response.status_code == 400
+    assert "non_field_errors" in response.json()
+    assert list(TimeSlot.objects.all()) == [existing]
+
+
+def test_it_accepts_a_slot_that_starts_where_another_ends(doctor, doctor_client):
+    TimeSlotFactory(doctor=doctor, start_time=time(10, 0), duration=30)
+
+    response = doctor_client.post(
+        LIST_URL, slot_body(start_time="10:30", end_time="11:00"), format="json"
+    )
+
+    assert response.status_code == 201
+    assert TimeSlot.objects.count() == 2
+
+
+def test_another_doctors_slot_at_the_same_time_is_no_overlap(doctor_client, other_doctor):
+    TimeSlotFactory(doctor=other_doctor, start_time=time(10, 0), duration=30)
+
+    response = doctor_client.post(LIST_URL, slot_body(), format="json")
+
+    assert response.status_code == 201
+    assert TimeSlot.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("date", "27-11-2026"),
+        ("date", "tomorrow"),
+        ("date", 20261127),
+        ("date", None),
+        ("start_time", "10am"),
+        ("start_time", "25:00"),
+        ("start_time", "10:00:00.5"),
+        ("end_time", ""),
+        ("end_time", ["10:30"]),
+        ("duration", "thirty"),
+        ("duration", -30),
+        ("duration", 0),
+        ("duration", 10**12),
+        ("duration", 30.5),
+    ],
+)
+def test_it_refuses_a_malformed_value_with_a_field_error(doctor_client, field, value):
+    response = doctor_client.post(LIST_URL, slot_body(**{field: value}), format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not TimeSlot.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["date", "start_time", "end_time"])
+def test_it_requires_each_field(doctor_client, field):
+    body = slot_body()
+    del body[field]
+    response = doctor_client.post(LIST_URL, body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+@pytest.mark.parametrize("body", ['["a list"]', '"a string"', "42", "{not json"])
+def test_it_refuses_a_body_that_is_not_an_object(doctor_client, body):
+    response = doctor_client.generic("POST", LIST_URL, body, content_type="application/json")
+    assert 400 <= response.status_code < 500
+    assert not TimeSlot.objects.exists()
+
+
+def test_it_refuses_a_form_encoded_body_as_unsupported(doctor_client):
+    response = doctor_client.post(LIST_URL, slot_body(), format="multipart")
+    assert response.status_code == 415
+    assert not TimeSlot.objects.exists()
+
+
+# --- toggle -----------------------------------------------------------------
+
+
+def test_toggle_disables_a_free_slot_and_returns_the_whole_slot(doctor, doctor_client):
+    slot = TimeSlotFactory(doctor=doctor)
+
+    response = doctor_client.patch(toggle_url(slot.id))
+
+    assert response.status_code == 200
+    assert response.json()["id"] == slot.id
+    assert response.json()["is_available"] is False
+    assert response.json()["doctor_details"]["id"] == doctor.id
+    slot.refresh_from_db()
+    assert slot.is_available is False
+
+
+def test_toggle_reenables_a_disabled_slot(doctor, doctor_client):
+    slot = TimeSlotFactory(doctor=doctor, is_available=False)
+
+    response = doctor_client.patch(toggle_url(slot.id))
+
+    assert response.json()["is_available"] is True
+    slot.refresh_from_db()
+    assert slot.is_available is True
+
+
+def test_toggle_refuses_a_booked_slot(doctor, doctor_client):
+    slot = BookingFactory(slot__doctor=doctor).slot
+
+    response = doctor_client.patch(toggle_url(slot.id))
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "Booked slot cannot be modified"}
+    slot.refresh_from_db()
+    assert (slot.is_available, slot.is_booked) == (False, True)
+
+
+def test_toggle_answers_404_for_another_doctors_slot(doctor_client, other_doctor):
+    slot = TimeSlotFactory(doctor=other_doctor)
+
+    response = doctor_client.patch(toggle_url(slot.id))
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Slot not found"}
+    slot.refresh_from_db()
+    assert slot.is_available is True
+
+
+def test_toggle_answers_404_for_a_missing_slot(doctor_client):
+    response = doctor_client.patch(toggle_url(987654))
+    assert response.status_code == 404
+    assert response.json() == {"message": "Slot not found"}
+
+
+def test_toggle_ignores_a_body(doctor, doctor_client):
+    slot = TimeSlotFactory(doctor=doctor)
+    response = doctor_client.patch(toggle_url(slot.id), {"is_available": True}, format="json")
+    assert response.json()["is_available"] is False
+
+
+# --- delete -----------------------------------------------------------------
+
+
+def test_delete_removes_a_free_slot(doctor, doctor_client):
+    slot = TimeSlotFactory(doctor=doctor)
+
+    response = doctor_client.delete(delete_url(slot.id))
+
+    assert response.status_code == 200
+    assert response.json() == {"message": "Slot deleted successfully"}
+    assert not TimeSlot.objects.filter(pk=slot.pk).exists()
+
+
+def test_delete_refuses_a_booked_slot(doctor, doctor_client):
+    booking = BookingFactory(slot__doctor=doctor)
+
+    response = doctor_client.delete(delete_url(booking.slot_id))
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "Booked slot cannot be deleted"}
+    assert TimeSlot.objects.filter(pk=booking.slot_id, is_booked=True).exists()
+    booking.refresh_from_db()
+    assert booking.status == "booked"
+
+
+def test_delete_answers_404_for_another_doctors_slot(doctor_client, other_doctor):
+    slot = TimeSlotFactory(doctor=other_doctor)
+
+    response = doctor_client.delete(delete_url(slot.id))
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Slot not found"}
+    assert TimeSlot.objects.filter(pk=slot.pk).exists()
+
+
+def test_delete_answers_404_for_a_missing_slot(doctor_client):
+    response = doctor_client.delete(delete_url(987654))
+    assert response.status_code == 404
+    assert response.json() == {"message": "Slot not found"}
+
+
+def test_an_id_too_large_for_the_database_is_a_404_not_a_500(doctor_client):
+    response = doctor_client.delete(delete_url(10**30))
+    assert response.status_code == 404
+
+
+def test_a_second_doctor_token_cannot_reach_the_first_doctors_slots(doctor, other_doctor):
+    slot = TimeSlotFactory(doctor=doctor)
+    client = client_for(other_doctor)
+
+    assert client.get(LIST_URL).json() == []
+    assert client.patch(toggle_url(slot.id)).status_code == 404
+    assert client.delete(delete_url(slot.id)).status_code == 404
+    assert TimeSlot.objects.filter(pk=slot.pk, is_available=True).exists()
