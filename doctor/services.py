@@ -8,6 +8,7 @@ no-op, but the IMMEDIATE transaction mode in settings serializes writers.
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 
@@ -96,3 +97,30 @@ def slot_book(*, slot_id, patient):
         slot.is_available = False
         slot.save(update_fields=["is_booked", "is_available"])
         return Booking.objects.create(slot=slot, patient=patient)
+
+
+def booking_cancel(*, slot_id, user=None):
+    """Cancel the active booking of a slot and make the slot bookable again.
+
+    `user` must be the slot's doctor or the patient holding the booking (anyone
+    else gets the same 404 as for a missing slot); None is the staff path used by
+    the admin site, which may cancel any booking.
+    """
+    with transaction.atomic():
+        slot = _locked_slot(slot_id)
+        booking = slot.bookings.filter(status=Booking.Status.BOOKED).first()
+        holder = booking.patient_id if booking else None
+        if user is not None and user.pk not in (slot.doctor_id, holder):
+            raise MessageError(SLOT_NOT_FOUND, status.HTTP_404_NOT_FOUND)
+        if booking is None:
+            raise MessageError("Slot is not booked")
+        if slot.is_past:
+            raise MessageError("Slot is in the past")
+        booking.status = Booking.Status.CANCELLED
+        booking.cancelled_at = timezone.now()
+        booking.save(update_fields=["status", "cancelled_at"])
+        slot.is_booked = False
+        slot.is_available = True
+        slot.save(update_fields=["is_booked", "is_available"])
+    booking.slot = slot
+    return booking
