@@ -1,5 +1,9 @@
 from django.urls import path
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import (
+    TokenBlacklistView,
+    TokenObtainPairView,
+    TokenRefreshView,
+)
 
 from accounts import views
 
@@ -10,4 +14,5 @@ urlpatterns = [
     path("profile/update/", views.profile_update, name="profile-update"),
     path("token/", TokenObtainPairView.as_view(), name="token-obtain-pair"),
     path("token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("token/blacklist/", TokenBlacklistView.as_view(), name="token-blacklist"),
 ]

@@ -3,10 +3,11 @@ from datetime import datetime
 from rest_framework import serializers
 
 from accounts.models import UserProfile
-from doctor.models import TimeSlot, starts_in_past
+from doctor.models import Booking, TimeSlot, starts_in_past
 
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 DATE_FORMATS = ["%Y-%m-%d"]
+MAX_BULK_DAYS = 366
 
 
 class DoctorMiniSerializer(serializers.ModelSerializer):
@@ -95,4 +96,62 @@ class TimeSlotSerializer(serializers.ModelSerializer):
         attrs["duration"] = minutes
         if starts_in_past(attrs["date"], start):
             raise serializers.ValidationError({"non_field_errors": ["Slot cannot be in the past."]})
+        return attrs
+
+
+class BookingSerializer(serializers.ModelSerializer):
+    """A booking as its patient sees it."""
+
+    slot = TimeSlotSerializer(read_only=True)
+
+    class Meta:
+        model = Booking
+        fields = ["id", "status", "created_at", "cancelled_at", "slot"]
+
+
+class BookingPatientSerializer(serializers.ModelSerializer):
+    fullName = serializers.CharField(source="full_name")
+
+    class Meta:
+        model = UserProfile
+        fields = ["id", "fullName", "email", "phone"]
+
+
+class DoctorBookingSerializer(BookingSerializer):
+    """A booking as the slot's doctor sees it: with who booked it."""
+
+    patient = BookingPatientSerializer(read_only=True)
+
+    class Meta(BookingSerializer.Meta):
+        fields = BookingSerializer.Meta.fields + ["patient"]
+
+
+class BulkSlotSerializer(serializers.Serializer):
+    """Back-to-back slots of `duration` minutes between two times, on one or more days."""
+
+    date = serializers.DateField(input_formats=DATE_FORMATS)
+    date_to = serializers.DateField(input_formats=DATE_FORMATS, required=False, allow_null=True)
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6),
+        required=False,
+        allow_null=True,
+        allow_empty=False,
+        max_length=7,
+    )
+    start_time = serializers.TimeField(input_formats=TIME_FORMATS)
+    end_time = serializers.TimeField(input_formats=TIME_FORMATS)
+    duration = serializers.IntegerField(min_value=1, max_value=24 * 60)
+
+    def validate(self, attrs):
+        if attrs["end_time"] <= attrs["start_time"]:
+            raise serializers.ValidationError({"end_time": ["Must be after start_time."]})
+        date_to = attrs.get("date_to") or attrs["date"]
+        if date_to < attrs["date"]:
+            raise serializers.ValidationError({"date_to": ["Must not be before date."]})
+        if (date_to - attrs["date"]).days > MAX_BULK_DAYS:
+            raise serializers.ValidationError(
+                {"date_to": [f"At most {MAX_BULK_DAYS} days after date."]}
+            )
+        attrs["date_to"] = date_to
+        attrs["weekdays"] = sorted(set(attrs.get("weekdays") or range(7)))
         return attrs

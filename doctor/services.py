@@ -6,6 +6,9 @@ made on a stale read (the pattern healthchecks uses). On SQLite the lock is a
 no-op, but the IMMEDIATE transaction mode in settings serializes writers.
 """
 
+from collections import defaultdict
+from datetime import datetime, timedelta
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -16,6 +19,7 @@ from config.exceptions import MessageError
 from doctor.models import Booking, TimeSlot
 
 SLOT_NOT_FOUND = "Slot not found"
+MAX_BULK_SLOTS = 500
 
 
 def _locked_slot(slot_id, **filters):
@@ -26,6 +30,7 @@ def _locked_slot(slot_id, **filters):
 
 
 def overlapping_slots(*, doctor, date, start_time, end_time):
+    """The doctor's slots on `date` that share any minute with start_time-end_time."""
     return TimeSlot.objects.filter(
         doctor=doctor, date=date, start_time__lt=end_time, end_time__gt=start_time
     )
@@ -37,29 +42,85 @@ def _lock_doctor(doctor):
     get_user_model().objects.select_for_update().filter(pk=doctor.pk).first()
 
 
-def slot_create(*, doctor, date, start_time, end_time, duration):
-    """Add one slot for `doctor`, refusing any overlap with the doctor's own slots."""
+def _insert_slots(*, doctor, slots):
+    """Insert unsaved slots of `doctor` all or nothing, refusing any overlap."""
     with transaction.atomic():
         _lock_doctor(doctor)
-        clash = overlapping_slots(
-            doctor=doctor, date=date, start_time=start_time, end_time=end_time
-        ).first()
-        if clash is not None:
-            raise ValidationError(
-                {
-                    "non_field_errors": [
-                        f"Overlaps your slot {clash.id} on {clash.date} "
-                        f"({clash.start_time:%H:%M}-{clash.end_time:%H:%M})."
-                    ]
-                }
+        taken = defaultdict(list)
+        existing = TimeSlot.objects.filter(doctor=doctor, date__in={s.date for s in slots})
+        for old in existing.only("id", "date", "start_time", "end_time"):
+            taken[old.date].append(old)
+        conflicts = []
+        for new in slots:
+            old = next(
+                (
+                    o
+                    for o in taken[new.date]
+                    if new.start_time < o.end_time and new.end_time > o.start_time
+                ),
+                None,
             )
-        return TimeSlot.objects.create(
-            doctor=doctor,
-            date=date,
-            start_time=start_time,
-            end_time=end_time,
-            duration=duration,
+            if old is not None:
+                conflicts.append(
+                    f"{new.date} {new.start_time:%H:%M}-{new.end_time:%H:%M} overlaps your "
+                    f"slot {old.id} ({old.start_time:%H:%M}-{old.end_time:%H:%M})."
+                )
+        if conflicts:
+            raise ValidationError({"non_field_errors": conflicts})
+        return TimeSlot.objects.bulk_create(slots)
+
+
+def slot_create(*, doctor, date, start_time, end_time, duration):
+    """Add one slot for `doctor`, refusing any overlap with the doctor's own slots."""
+    slot = TimeSlot(
+        doctor=doctor, date=date, start_time=start_time, end_time=end_time, duration=duration
+    )
+    (created,) = _insert_slots(doctor=doctor, slots=[slot])
+    return created
+
+
+def plan_slots(*, doctor, date, date_to, weekdays, start_time, end_time, duration):
+    """Back-to-back slots of `duration` minutes from start_time to end_time on each
+    chosen weekday; stops one past MAX_BULK_SLOTS so a huge request costs nothing."""
+    step = timedelta(minutes=duration)
+    slots = []
+    day = date
+    while day <= date_to and len(slots) <= MAX_BULK_SLOTS:
+        start, last = datetime.combine(day, start_time), datetime.combine(day, end_time)
+        while day.weekday() in weekdays and start + step <= last:
+            slots.append(
+                TimeSlot(
+                    doctor=doctor,
+                    date=day,
+                    start_time=start.time(),
+                    end_time=(start + step).time(),
+                    duration=duration,
+                )
+            )
+            start += step
+        day += timedelta(days=1)
+    return slots
+
+
+def slots_bulk_create(*, doctor, **plan):
+    """Create a run of slots all or nothing: any bad one rejects the whole request."""
+    slots = plan_slots(doctor=doctor, **plan)
+    if not slots:
+        raise ValidationError(
+            {"non_field_errors": ["No slot of that duration fits on the chosen days."]}
         )
+    if len(slots) > MAX_BULK_SLOTS:
+        raise ValidationError(
+            {"non_field_errors": [f"At most {MAX_BULK_SLOTS} slots can be created at once."]}
+        )
+    past = [
+        f"{s.date} {s.start_time:%H:%M}-{s.end_time:%H:%M} is in the past."
+        for s in slots
+        if s.is_past
+    ]
+    if past:
+        raise ValidationError({"non_field_errors": past})
+    return _insert_slots(doctor=doctor, slots=slots)
 
 
 def slot_toggle(*, slot_id, doctor):

@@ -21,7 +21,11 @@ urlpatterns = [
     path("timeslots/", views.doctor_timeslots, name="doctor-timeslots"),
     path("timeslots/<id:slot_id>/toggle/", views.toggle_slot_availability, name="slot-toggle"),
     path("timeslots/<id:slot_id>/delete/", views.delete_slot, name="slot-delete"),
+    path("timeslots/bulk/", views.bulk_create_slots, name="slot-bulk"),
     path("timeslots/<id:slot_id>/book/", views.book_slot, name="slot-book"),
+    path("timeslots/<id:slot_id>/cancel/", views.cancel_booking, name="slot-cancel"),
+    path("bookings/", views.doctor_bookings, name="doctor-bookings"),
+    path("user/bookings/", views.user_bookings, name="user-bookings"),
     path("list/", views.doctor_list, name="doctor-list"),
     path("user/timeslots/", views.user_available_slots, name="available-slots"),
 ]

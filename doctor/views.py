@@ -6,8 +6,26 @@ from rest_framework.response import Response
 from accounts.models import UserProfile, UserType
 from accounts.permissions import IsDoctor, IsPatient
 from doctor import services
-from doctor.models import TimeSlot
-from doctor.serializers import DoctorCardSerializer, TimeSlotSerializer
+from doctor.filters import AvailableSlotFilter, DoctorFilter, OwnSlotFilter, filtered
+from doctor.models import Booking, TimeSlot
+from doctor.pagination import list_response
+from doctor.serializers import (
+    BookingSerializer,
+    BulkSlotSerializer,
+    DoctorBookingSerializer,
+    DoctorCardSerializer,
+    TimeSlotSerializer,
+)
+
+
+def _owned_by(doctor):
+    """Attach the caller to rows that are all theirs, instead of joining the user table."""
+
+    def attach(slots):
+        for slot in slots:
+            slot.doctor = doctor
+
+    return attach
 
 
 @api_view(["GET", "POST"])
@@ -15,10 +33,9 @@ from doctor.serializers import DoctorCardSerializer, TimeSlotSerializer
 def doctor_timeslots(request):
     """The caller's own slots (GET), or add one (POST)."""
     if request.method == "GET":
-        slots = TimeSlot.objects.filter(doctor=request.user).order_by("date", "start_time", "id")
-        for slot in slots:
-            slot.doctor = request.user  # all rows are the caller's: no join needed
-        return Response(TimeSlotSerializer(slots, many=True).data)
+        slots = filtered(OwnSlotFilter, request, TimeSlot.objects.filter(doctor=request.user))
+        slots = slots.order_by("date", "start_time", "id")
+        return list_response(request, slots, TimeSlotSerializer, prepare=_owned_by(request.user))
 
     serializer = TimeSlotSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -49,8 +66,9 @@ def delete_slot(request, slot_id):
 @permission_classes([AllowAny])
 def doctor_list(request):
     """Active doctors as cards."""
-    doctors = UserProfile.objects.filter(user_type=UserType.DOCTOR, is_active=True).order_by("id")
-    return Response(DoctorCardSerializer(doctors, many=True).data)
+    doctors = UserProfile.objects.filter(user_type=UserType.DOCTOR, is_active=True)
+    doctors = filtered(DoctorFilter, request, doctors).order_by("id")
+    return list_response(request, doctors, DoctorCardSerializer)
 
 
 @api_view(["GET"])
@@ -58,10 +76,9 @@ def doctor_list(request):
 @permission_classes([AllowAny])
 def user_available_slots(request):
     """Every doctor's bookable slots, soonest first."""
-    slots = (
-        TimeSlot.objects.bookable().select_related("doctor").order_by("date", "start_time", "id")
-    )
-    return Response(TimeSlotSerializer(slots, many=True).data)
+    slots = filtered(AvailableSlotFilter, request, TimeSlot.objects.bookable())
+    slots = slots.select_related("doctor").order_by("date", "start_time", "id")
+    return list_response(request, slots, TimeSlotSerializer)
 
 
 @api_view(["POST"])
@@ -77,4 +94,55 @@ def book_slot(request, slot_id):
             "user_id": request.user.id,
             "booking_id": booking.id,
         }
+    )
+
+
+@api_view(["POST"])
+@permission_classes([IsDoctor])
+def bulk_create_slots(request):
+    """Add a run of back-to-back slots over one or more days, all or nothing."""
+    serializer = BulkSlotSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    slots = services.slots_bulk_create(doctor=request.user, **serializer.validated_data)
+    _owned_by(request.user)(slots)
+    return Response(TimeSlotSerializer(slots, many=True).data, status=status.HTTP_201_CREATED)
+
+
+@api_view(["POST"])
+def cancel_booking(request, slot_id):
+    """Cancel a slot's booking: by the patient who holds it or by the slot's doctor."""
+    booking = services.booking_cancel(slot_id=slot_id, user=request.user)
+    return Response(
+        {
+            "message": "Booking cancelled",
+            "booking_id": booking.id,
+            "slot_id": booking.slot_id,
+            "status": booking.status,
+            "cancelled_at": booking.cancelled_at,
+        }
+    )
+
+
+@api_view(["GET"])
+@permission_classes([IsPatient])
+def user_bookings(request):
+    """The calling patient's bookings, newest first."""
+    bookings = Booking.objects.filter(patient=request.user).select_related("slot__doctor")
+    return list_response(request, bookings.order_by("-created_at", "-id"), BookingSerializer)
+
+
+@api_view(["GET"])
+@permission_classes([IsDoctor])
+def doctor_bookings(request):
+    """Bookings on the calling doctor's slots, newest first, with who booked."""
+    bookings = Booking.objects.filter(slot__doctor=request.user).select_related("slot", "patient")
+
+    def attach_doctor(rows):
+        _owned_by(request.user)([b.slot for b in rows])
+
+    return list_response(
+        request,
+        bookings.order_by("-created_at", "-id"),
+        DoctorBookingSerializer,
+        prepare=attach_doctor,
     )

@@ -122,3 +122,42 @@ def test_overlapping_creates_by_one_doctor_make_one_slot():
 
     assert sorted(codes) == [201] + [400] * 7
     assert TimeSlot.objects.filter(doctor=doctor).count() == 1
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_a_cancel_racing_a_new_booking_keeps_one_active_booking_at_most(round_):
+    first = PatientFactory()
+    slot = TimeSlotFactory()
+    client_for(first).post(f"/api/doctor/timeslots/{slot.id}/book/")
+    canceller, newcomer = client_for(first), client_for(PatientFactory())
+
+    def cancel():
+        response = canceller.post(f"/api/doctor/timeslots/{slot.id}/cancel/")
+        return response.status_code, response.json()
+
+    (cancel_code, _), (book_code, book_body) = run_together([cancel, booking(newcomer, slot.id)])
+
+    assert cancel_code == 200
+    slot.refresh_from_db()
+    active = Booking.objects.filter(slot=slot, status="booked")
+    if book_code == 200:  # the cancel went first and freed the slot
+        assert active.get().id == book_body["booking_id"]
+        assert (slot.is_booked, slot.is_available) == (True, False)
+    else:  # the booking saw the old booking still active
+        assert book_body == {"message": "Slot already booked"}
+        assert not active.exists()
+        assert (slot.is_booked, slot.is_available) == (False, True)
+
+
+def test_two_patients_racing_after_a_cancel_get_one_booking():
+    slot = TimeSlotFactory()
+    holder = client_for(PatientFactory())
+    holder.post(f"/api/doctor/timeslots/{slot.id}/book/")
+    holder.post(f"/api/doctor/timeslots/{slot.id}/cancel/")
+    clients = [client_for(PatientFactory()) for _ in range(10)]
+
+    results = run_together([booking(c, slot.id) for c in clients])
+
+    assert sorted(code for code, _ in results) == [200] + [400] * 9
+    assert Booking.objects.filter(slot=slot, status="booked").count() == 1
+    assert Booking.objects.filter(slot=slot, status="cancelled").count() == 1

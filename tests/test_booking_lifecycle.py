@@ -1,0 +1,293 @@
+"""Part 2 booking lifecycle: my bookings, cancel, the doctor's bookings."""
+
+from datetime import time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from doctor.models import Booking, TimeSlot
+from tests.conftest import client_for
+from tests.factories import BookingFactory, PatientFactory, TimeSlotFactory, tomorrow
+
+pytestmark = pytest.mark.django_db
+
+MY_BOOKINGS_URL = "/api/doctor/user/bookings/"
+DOCTOR_BOOKINGS_URL = "/api/doctor/bookings/"
+
+
+def cancel_url(slot_id):
+    return f"/api/doctor/timeslots/{slot_id}/cancel/"
+
+
+def book_url(slot_id):
+    return f"/api/doctor/timeslots/{slot_id}/book/"
+
+
+def past_booking(**kwargs):
+    """A booking whose slot has already started (made directly: the API refuses it)."""
+    return BookingFactory(
+        slot__date=timezone.localdate() - timedelta(days=1), slot__start_time=time(9, 0), **kwargs
+    )
+
+
+# --- my bookings ------------------------------------------------------------
+
+
+def test_my_bookings_lists_the_callers_bookings_newest_first(patient, patient_client):
+    first = BookingFactory(patient=patient)
+    second = BookingFactory(patient=patient)
+    BookingFactory()  # someone else's
+
+    response = patient_client.get(MY_BOOKINGS_URL)
+
+    assert response.status_code == 200
+    assert [b["id"] for b in response.json()] == [second.id, first.id]
+
+
+def test_my_bookings_carry_status_times_and_the_full_slot(patient, patient_client):
+    booking = BookingFactory(patient=patient)
+
+    (item,) = patient_client.get(MY_BOOKINGS_URL).json()
+
+    assert set(item) == {"id", "status", "created_at", "cancelled_at", "slot"}
+    assert item["status"] == "booked"
+    assert item["cancelled_at"] is None
+    assert item["slot"]["id"] == booking.slot_id
+    assert item["slot"]["doctor_details"]["fullName"] == booking.slot.doctor.full_name
+    assert item["slot"]["is_booked"] is True
+
+
+def test_my_bookings_keep_cancelled_ones(patient, patient_client):
+    slot = TimeSlotFactory()
+    patient_client.post(book_url(slot.id))
+    patient_client.post(cancel_url(slot.id))
+
+    (item,) = patient_client.get(MY_BOOKINGS_URL).json()
+
+    assert item["status"] == "cancelled"
+    assert item["cancelled_at"] is not None
+
+
+@pytest.mark.parametrize("client_name", ["doctor_client", "admin_client_jwt"])
+def test_my_bookings_refuse_other_roles(request, client_name):
+    assert request.getfixturevalue(client_name).get(MY_BOOKINGS_URL).status_code == 403
+
+
+def test_my_bookings_refuse_anonymous_callers(api_client):
+    assert api_client.get(MY_BOOKINGS_URL).status_code == 401
+
+
+def test_my_bookings_run_a_constant_number_of_queries(
+    patient, patient_client, django_assert_num_queries
+):
+    BookingFactory(patient=patient)
+    with django_assert_num_queries(2):
+        assert len(patient_client.get(MY_BOOKINGS_URL).json()) == 1
+    BookingFactory.create_batch(49, patient=patient)
+    with django_assert_num_queries(2):
+        assert len(patient_client.get(MY_BOOKINGS_URL).json()) == 50
+
+
+# --- cancel -----------------------------------------------------------------
+
+
+def test_the_patient_cancels_their_booking_and_the_slot_is_free_again(patient, patient_client):
+    booking = BookingFactory(patient=patient)
+
+    response = patient_client.post(cancel_url(booking.slot_id))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["message"] == "Booking cancelled"
+    assert (body["booking_id"], body["slot_id"], body["status"]) == (
+        booking.id,
+        booking.slot_id,
+        "cancelled",
+    )
+    booking.refresh_from_db()
+    assert booking.status == "cancelled"
+    assert booking.cancelled_at is not None
+    slot = TimeSlot.objects.get(pk=booking.slot_id)
+    assert (slot.is_booked, slot.is_available) == (False, True)
+
+
+def test_the_slots_doctor_cancels_a_booking(doctor, doctor_client):
+    booking = BookingFactory(slot__doctor=doctor)
+
+    response = doctor_client.post(cancel_url(booking.slot_id))
+
+    assert response.status_code == 200
+    booking.refresh_from_db()
+    assert booking.status == "cancelled"
+    assert TimeSlot.objects.get(pk=booking.slot_id).is_booked is False
+
+
+def test_a_cancelled_slot_is_listed_and_bookable_again(patient_client):
+    booking = BookingFactory()
+    client_for(booking.patient).post(cancel_url(booking.slot_id))
+
+    listed = [s["id"] for s in patient_client.get("/api/doctor/user/timeslots/").json()]
+    response = patient_client.post(book_url(booking.slot_id))
+
+    assert booking.slot_id in listed
+    assert response.status_code == 200
+    assert Booking.objects.filter(slot_id=booking.slot_id, status="booked").count() == 1
+    assert Booking.objects.filter(slot_id=booking.slot_id).count() == 2
+
+
+def test_cancelling_a_free_slot_says_it_is_not_booked(doctor, doctor_client):
+    slot = TimeSlotFactory(doctor=doctor)
+
+    response = doctor_client.post(cancel_url(slot.id))
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "Slot is not booked"}
+    slot.refresh_from_db()
+    assert (slot.is_booked, slot.is_available) == (False, True)
+
+
+def test_cancelling_twice_says_not_booked_the_second_time(patient, patient_client):
+    booking = BookingFactory(patient=patient)
+    patient_client.post(cancel_url(booking.slot_id))
+
+    response = patient_client.post(cancel_url(booking.slot_id))
+
+    # The slot's booking is no longer the caller's: to them it is just a free slot.
+    assert response.status_code == 404
+    booking.refresh_from_db()
+    assert booking.status == "cancelled"
+
+
+def test_cancelling_a_past_booking_is_refused(patient):
+    booking = past_booking(patient=patient)
+
+    response = client_for(patient).post(cancel_url(booking.slot_id))
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "Slot is in the past"}
+    booking.refresh_from_db()
+    assert booking.status == "booked"
+    assert TimeSlot.objects.get(pk=booking.slot_id).is_booked is True
+
+
+def test_another_patient_cannot_cancel_and_gets_404(patient_client):
+    booking = BookingFactory()
+
+    response = patient_client.post(cancel_url(booking.slot_id))
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Slot not found"}
+    booking.refresh_from_db()
+    assert booking.status == "booked"
+
+
+def test_another_doctor_cannot_cancel_and_gets_404(other_doctor):
+    booking = BookingFactory()
+
+    response = client_for(other_doctor).post(cancel_url(booking.slot_id))
+
+    assert response.status_code == 404
+    booking.refresh_from_db()
+    assert booking.status == "booked"
+
+
+def test_an_admin_cannot_cancel_through_the_api(admin_client_jwt):
+    booking = BookingFactory()
+    assert admin_client_jwt.post(cancel_url(booking.slot_id)).status_code == 404
+    booking.refresh_from_db()
+    assert booking.status == "booked"
+
+
+def test_a_patient_with_no_booking_on_a_free_slot_gets_404(patient_client):
+    slot = TimeSlotFactory()
+    response = patient_client.post(cancel_url(slot.id))
+    assert response.json() == {"message": "Slot not found"}
+
+
+def test_cancelling_a_missing_slot_is_404(patient_client):
+    response = patient_client.post(cancel_url(99999))
+    assert (response.status_code, response.json()) == (404, {"message": "Slot not found"})
+
+
+def test_cancelling_needs_a_token(api_client):
+    booking = BookingFactory()
+    assert api_client.post(cancel_url(booking.slot_id)).status_code == 401
+    booking.refresh_from_db()
+    assert booking.status == "booked"
+
+
+def test_a_previous_patient_cannot_cancel_the_next_patients_booking(patient, patient_client):
+    slot = TimeSlotFactory()
+    patient_client.post(book_url(slot.id))
+    patient_client.post(cancel_url(slot.id))
+    newcomer = PatientFactory()
+    client_for(newcomer).post(book_url(slot.id))
+
+    response = patient_client.post(cancel_url(slot.id))
+
+    assert response.status_code == 404
+    assert Booking.objects.get(slot=slot, status="booked").patient == newcomer
+
+
+# --- the doctor's bookings ----------------------------------------------------
+
+
+def test_the_doctor_sees_bookings_on_their_slots_with_the_patient(doctor, doctor_client):
+    patient = PatientFactory(phone="+91 12345")
+    booking = BookingFactory(slot__doctor=doctor, patient=patient)
+    BookingFactory()  # another doctor's
+
+    (item,) = doctor_client.get(DOCTOR_BOOKINGS_URL).json()
+
+    assert item["id"] == booking.id
+    assert item["status"] == "booked"
+    assert item["slot"]["id"] == booking.slot_id
+    assert item["patient"] == {
+        "id": patient.id,
+        "fullName": patient.full_name,
+        "email": patient.email,
+        "phone": "+91 12345",
+    }
+
+
+def test_the_doctors_bookings_are_newest_first_and_include_cancelled(doctor, doctor_client):
+    first = BookingFactory(slot__doctor=doctor, status="cancelled")
+    second = BookingFactory(slot__doctor=doctor)
+
+    ids = [b["id"] for b in doctor_client.get(DOCTOR_BOOKINGS_URL).json()]
+
+    assert ids == [second.id, first.id]
+
+
+@pytest.mark.parametrize("client_name", ["patient_client", "admin_client_jwt"])
+def test_the_doctors_bookings_refuse_other_roles(request, client_name):
+    BookingFactory()
+    assert request.getfixturevalue(client_name).get(DOCTOR_BOOKINGS_URL).status_code == 403
+
+
+def test_the_doctors_bookings_run_a_constant_number_of_queries(
+    doctor, doctor_client, django_assert_num_queries
+):
+    BookingFactory(slot__doctor=doctor)
+    with django_assert_num_queries(2):
+        assert len(doctor_client.get(DOCTOR_BOOKINGS_URL).json()) == 1
+    for n in range(49):
+        BookingFactory(slot__doctor=doctor, slot__date=tomorrow() + timedelta(days=n + 1))
+    with django_assert_num_queries(2):
+        assert len(doctor_client.get(DOCTOR_BOOKINGS_URL).json()) == 50
+
+
+def test_only_the_booking_endpoints_reveal_who_booked(doctor, doctor_client, api_client):
+    patient = PatientFactory(email="hidden-patient@example.com", full_name="Hidden Person")
+    BookingFactory(slot__doctor=doctor, patient=patient)
+    TimeSlotFactory(doctor=doctor, start_time=time(12, 0))
+
+    for client, url in [
+        (doctor_client, "/api/doctor/timeslots/"),
+        (api_client, "/api/doctor/user/timeslots/"),
+        (api_client, "/api/doctor/list/"),
+    ]:
+        body = client.get(url).content.decode()
+        assert "hidden-patient" not in body
+        assert "Hidden Person" not in body
+    assert "hidden-patient" in doctor_client.get(DOCTOR_BOOKINGS_URL).content.decode()
