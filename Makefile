@@ -22,6 +22,13 @@ run: $(VENV)/.installed
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
+# Production-style: gunicorn on the same settings (DEBUG off: SECRET_KEY must be set).
+serve: $(VENV)/.installed
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/gunicorn config.wsgi:application --bind $${BIND:-127.0.0.1:8000} \
+		--workers $${WEB_CONCURRENCY:-2} --access-logfile - --error-logfile -
+
 migrate: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 

@@ -1,10 +1,18 @@
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
 from django.db import IntegrityError, transaction
-from rest_framework import status
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import (
+    api_view,
+    authentication_classes,
+    permission_classes,
+    throttle_classes,
+    throttle_scope,
+)
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services
@@ -16,11 +24,28 @@ from accounts.serializers import (
     SignupSerializer,
 )
 from config.exceptions import MessageError
+from config.openapi import ERROR, FIELD_ERRORS, THROTTLED, UNAUTHENTICATED
 
 
+@extend_schema(
+    request=SignupSerializer,
+    responses={
+        201: inline_serializer(
+            "SignedUp", {"message": serializers.CharField(), "user": ProfileSerializer()}
+        ),
+        400: FIELD_ERRORS,
+        429: THROTTLED,
+    },
+    auth=[],
+    description="Every field is also accepted in camelCase (fullName, userType, "
+    "yearsOfExperience, consultationFee, clinicAddress). A taken email is "
+    '400 `{"message": "Email already registered"}`.',
+)
 @api_view(["POST"])
 @authentication_classes([])
 @permission_classes([AllowAny])
+@throttle_classes([ScopedRateThrottle])
+@throttle_scope("signup")
 def signup(request):
     """Create a patient or doctor account."""
     serializer = SignupSerializer(data=request.data)
@@ -32,9 +57,29 @@ def signup(request):
     )
 
 
+@extend_schema(
+    request=LoginSerializer,
+    responses={
+        200: inline_serializer(
+            "LoggedIn",
+            {
+                "access": serializers.CharField(),
+                "refresh": serializers.CharField(),
+                "user": LoginUserSerializer(),
+            },
+        ),
+        400: FIELD_ERRORS,
+        401: OpenApiResponse(ERROR, description='`{"error": "Invalid credentials"}`'),
+        403: OpenApiResponse(ERROR, description='`{"error": "Invalid role"}`'),
+        429: THROTTLED,
+    },
+    auth=[],
+)
 @api_view(["POST"])
 @authentication_classes([])
 @permission_classes([AllowAny])
+@throttle_classes([ScopedRateThrottle])
+@throttle_scope("login")
 def login(request):
     """Exchange email and password for a JWT pair, optionally checking the role."""
     serializer = LoginSerializer(data=request.data)
@@ -59,12 +104,17 @@ def login(request):
     )
 
 
+@extend_schema(responses={200: ProfileSerializer, 401: UNAUTHENTICATED})
 @api_view(["GET"])
 def profile(request):
     """The caller's own profile."""
     return Response(ProfileSerializer(request.user).data)
 
 
+@extend_schema(
+    request=ProfileSerializer,
+    responses={200: ProfileSerializer, 400: FIELD_ERRORS, 401: UNAUTHENTICATED},
+)
 @api_view(["PATCH"])
 def profile_update(request):
     """Change the caller's own profile fields (never role, flags or password)."""

@@ -1,10 +1,30 @@
-from rest_framework import status
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from datetime import date
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import (
+    api_view,
+    authentication_classes,
+    permission_classes,
+    throttle_classes,
+    throttle_scope,
+)
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.models import UserProfile, UserType
 from accounts.permissions import IsDoctor, IsPatient
+from config.openapi import (
+    FIELD_ERRORS,
+    FORBIDDEN,
+    MESSAGE,
+    PAGE_PARAMETERS,
+    SLOT_NOT_FOUND,
+    THROTTLED,
+    UNAUTHENTICATED,
+    list_or_page,
+)
 from doctor import services
 from doctor.filters import AvailableSlotFilter, DoctorFilter, OwnSlotFilter, filtered
 from doctor.models import Booking, TimeSlot
@@ -28,6 +48,49 @@ def _owned_by(doctor):
     return attach
 
 
+ROLE_REFUSALS = {401: UNAUTHENTICATED, 403: FORBIDDEN}
+BOOKED = inline_serializer(
+    "Booked",
+    {
+        "message": serializers.CharField(),
+        "slot_id": serializers.IntegerField(),
+        "doctor_id": serializers.IntegerField(),
+        "user_id": serializers.IntegerField(),
+        "booking_id": serializers.IntegerField(),
+    },
+)
+CANCELLED = inline_serializer(
+    "Cancelled",
+    {
+        "message": serializers.CharField(),
+        "booking_id": serializers.IntegerField(),
+        "slot_id": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "cancelled_at": serializers.DateTimeField(),
+    },
+)
+
+
+@extend_schema(
+    methods=["GET"],
+    parameters=[
+        OpenApiParameter("date", date, description="Only slots on this day."),
+        OpenApiParameter(
+            "upcoming", str, enum=["true", "false"], description="true: only slots still to start."
+        ),
+        *PAGE_PARAMETERS,
+    ],
+    responses={
+        200: list_or_page(TimeSlotSerializer, "TimeSlot"),
+        400: FIELD_ERRORS,
+        **ROLE_REFUSALS,
+    },
+)
+@extend_schema(
+    methods=["POST"],
+    request=TimeSlotSerializer,
+    responses={201: TimeSlotSerializer, 400: FIELD_ERRORS, **ROLE_REFUSALS},
+)
 @api_view(["GET", "POST"])
 @permission_classes([IsDoctor])
 def doctor_timeslots(request):
@@ -43,6 +106,10 @@ def doctor_timeslots(request):
     return Response(TimeSlotSerializer(slot).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(
+    request=None,
+    responses={200: TimeSlotSerializer, 400: MESSAGE, 404: SLOT_NOT_FOUND, **ROLE_REFUSALS},
+)
 @api_view(["PATCH"])
 @permission_classes([IsDoctor])
 def toggle_slot_availability(request, slot_id):
@@ -51,6 +118,7 @@ def toggle_slot_availability(request, slot_id):
     return Response(TimeSlotSerializer(slot).data)
 
 
+@extend_schema(responses={200: MESSAGE, 400: MESSAGE, 404: SLOT_NOT_FOUND, **ROLE_REFUSALS})
 @api_view(["DELETE"])
 @permission_classes([IsDoctor])
 def delete_slot(request, slot_id):
@@ -61,6 +129,15 @@ def delete_slot(request, slot_id):
 
 # Public: answered as for an anonymous caller whatever token comes along,
 # since the existing client sends its stored (possibly expired) token everywhere.
+@extend_schema(
+    parameters=[
+        OpenApiParameter("specialization", str, description="Exact, ignoring case."),
+        OpenApiParameter("search", str, description="In name, specialization or address."),
+        *PAGE_PARAMETERS,
+    ],
+    responses={200: list_or_page(DoctorCardSerializer, "DoctorCard"), 400: FIELD_ERRORS},
+    auth=[],
+)
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])
@@ -71,6 +148,18 @@ def doctor_list(request):
     return list_response(request, doctors, DoctorCardSerializer)
 
 
+@extend_schema(
+    parameters=[
+        OpenApiParameter("doctor", int, description="Only this doctor's slots (the doctor id)."),
+        OpenApiParameter("date", date, description="Only slots on this day."),
+        OpenApiParameter("date_from", date, description="Only slots on or after this day."),
+        OpenApiParameter("date_to", date, description="Only slots on or before this day."),
+        OpenApiParameter("specialization", str, description="The doctor's, ignoring case."),
+        *PAGE_PARAMETERS,
+    ],
+    responses={200: list_or_page(TimeSlotSerializer, "TimeSlot"), 400: FIELD_ERRORS},
+    auth=[],
+)
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])
@@ -81,8 +170,21 @@ def user_available_slots(request):
     return list_response(request, slots, TimeSlotSerializer)
 
 
+@extend_schema(
+    request=None,
+    responses={
+        200: BOOKED,
+        400: MESSAGE,
+        404: SLOT_NOT_FOUND,
+        429: THROTTLED,
+        401: UNAUTHENTICATED,
+        403: FORBIDDEN,
+    },
+)
 @api_view(["POST"])
 @permission_classes([IsPatient])
+@throttle_classes([ScopedRateThrottle])
+@throttle_scope("booking")
 def book_slot(request, slot_id):
     """Book a slot for the calling patient."""
     booking = services.slot_book(slot_id=slot_id, patient=request.user)
@@ -97,6 +199,10 @@ def book_slot(request, slot_id):
     )
 
 
+@extend_schema(
+    request=BulkSlotSerializer,
+    responses={201: TimeSlotSerializer(many=True), 400: FIELD_ERRORS, **ROLE_REFUSALS},
+)
 @api_view(["POST"])
 @permission_classes([IsDoctor])
 def bulk_create_slots(request):
@@ -108,6 +214,10 @@ def bulk_create_slots(request):
     return Response(TimeSlotSerializer(slots, many=True).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(
+    request=None,
+    responses={200: CANCELLED, 400: MESSAGE, 404: SLOT_NOT_FOUND, 401: UNAUTHENTICATED},
+)
 @api_view(["POST"])
 def cancel_booking(request, slot_id):
     """Cancel a slot's booking: by the patient who holds it or by the slot's doctor."""
@@ -123,6 +233,10 @@ def cancel_booking(request, slot_id):
     )
 
 
+@extend_schema(
+    parameters=PAGE_PARAMETERS,
+    responses={200: list_or_page(BookingSerializer, "Booking"), 400: FIELD_ERRORS, **ROLE_REFUSALS},
+)
 @api_view(["GET"])
 @permission_classes([IsPatient])
 def user_bookings(request):
@@ -131,6 +245,14 @@ def user_bookings(request):
     return list_response(request, bookings.order_by("-created_at", "-id"), BookingSerializer)
 
 
+@extend_schema(
+    parameters=PAGE_PARAMETERS,
+    responses={
+        200: list_or_page(DoctorBookingSerializer, "DoctorBooking"),
+        400: FIELD_ERRORS,
+        **ROLE_REFUSALS,
+    },
+)
 @api_view(["GET"])
 @permission_classes([IsDoctor])
 def doctor_bookings(request):

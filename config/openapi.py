@@ -1,0 +1,55 @@
+"""Reply shapes shared by the OpenAPI descriptions of the views (drf-spectacular)."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    inline_serializer,
+)
+from rest_framework import serializers
+
+MESSAGE = inline_serializer("Message", {"message": serializers.CharField()})
+ERROR = inline_serializer("Error", {"error": serializers.CharField()})
+DETAIL = inline_serializer("Detail", {"detail": serializers.CharField()})
+
+FIELD_ERRORS = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description='Validation failed: `{"field": ["message", ...]}`, cross-field rules '
+    'under `non_field_errors`, or a business rule as `{"message": "..."}`.',
+)
+UNAUTHENTICATED = OpenApiResponse(DETAIL, description="No token, or a bad or expired one.")
+FORBIDDEN = OpenApiResponse(DETAIL, description="Signed in, but not with the role this needs.")
+THROTTLED = OpenApiResponse(DETAIL, description="Too many requests; retry after `Retry-After`.")
+SLOT_NOT_FOUND = OpenApiResponse(
+    MESSAGE, description='`{"message": "Slot not found"}`: missing, or not yours.'
+)
+
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "limit",
+        int,
+        description="Page size (1-500). Given: the reply is a page "
+        "`{count, next, previous, results}`; left out: a plain array.",
+    ),
+    OpenApiParameter("offset", int, description="Rows to skip before the page (with `limit`)."),
+]
+
+
+def list_or_page(serializer_class, name):
+    """A list endpoint's 200: the plain array, or a DRF page when `limit` is given."""
+    page = inline_serializer(
+        f"{name}Page",
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
+    return PolymorphicProxySerializer(
+        component_name=f"{name}ListOrPage",
+        serializers=[serializer_class(many=True), page],
+        resource_type_field_name=None,
+        many=False,
+    )

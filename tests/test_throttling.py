@@ -1,0 +1,157 @@
+"""Throttles on login, signup and booking: local memory, and Redis shared by processes."""
+
+import os
+import subprocess
+import sys
+import uuid
+from datetime import time
+from pathlib import Path
+
+import pytest
+from django.core.cache import caches
+from rest_framework.throttling import ScopedRateThrottle
+
+from doctor.models import Booking
+from tests.conftest import client_for
+from tests.factories import PatientFactory, TimeSlotFactory, tomorrow
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def rates(monkeypatch):
+    """Low limits for the test; the real ones come from THROTTLE_RATE_* env vars."""
+    for scope in ("login", "signup", "booking"):
+        monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, scope, "3/min")
+
+
+@pytest.fixture
+def redis_cache(settings):
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.ConnectionError:
+        if os.environ.get("REQUIRE_POSTGRES"):  # CI: Redis is part of the deal there
+            raise
+        pytest.skip(f"needs Redis at {REDIS_URL}")
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    yield prefix
+    caches["default"].clear()
+
+
+def login(client, email="nobody@example.com"):
+    return client.post("/api/login/", {"email": email, "password": "wrong-password"})
+
+
+def test_login_answers_429_over_the_limit(rates, api_client, patient):
+    codes = [login(api_client, patient.email).status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    assert "Retry-After" in login(api_client, patient.email)
+
+
+def test_a_throttled_login_is_refused_even_with_the_right_password(rates, api_client, patient):
+    for _ in range(3):
+        login(api_client, patient.email)
+    response = api_client.post(
+        "/api/login/", {"email": patient.email, "password": "S3cure-pass-123"}
+    )
+    assert response.status_code == 429
+
+
+def test_login_limits_are_per_client_address(rates, api_client):
+    for _ in range(3):
+        login(api_client)
+    other = api_client.post(
+        "/api/login/",
+        {"email": "x@example.com", "password": "y"},
+        REMOTE_ADDR="10.9.8.7",
+    )
+    assert other.status_code == 401
+
+
+def test_a_forged_forwarded_for_header_does_not_dodge_the_limit(rates, api_client):
+    codes = [
+        api_client.post(
+            "/api/login/",
+            {"email": "x@example.com", "password": "y"},
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        ).status_code
+        for n in range(4)
+    ]
+    assert codes[-1] == 429
+
+
+def test_signup_answers_429_over_the_limit(rates, api_client, django_user_model):
+    def signup(n):
+        return api_client.post(
+            "/api/signup/",
+            {
+                "email": f"new{n}@example.com",
+                "password": "Clinic-pass-2026",
+                "full_name": "New Person",
+                "user_type": "user",
+            },
+        ).status_code
+
+    assert [signup(n) for n in range(4)] == [201, 201, 201, 429]
+    assert django_user_model.objects.filter(email__startswith="new").count() == 3
+
+
+def test_booking_answers_429_over_the_limit_per_user(rates):
+    patient = PatientFactory()
+    client = client_for(patient)
+    slots = [TimeSlotFactory(date=tomorrow(), start_time=time(9 + n)) for n in range(5)]
+
+    codes = [client.post(f"/api/doctor/timeslots/{s.id}/book/").status_code for s in slots[:4]]
+
+    assert codes == [200, 200, 200, 429]
+    assert Booking.objects.filter(patient=patient).count() == 3
+    another = client_for(PatientFactory()).post(f"/api/doctor/timeslots/{slots[4].id}/book/")
+    assert another.status_code == 200
+
+
+def test_the_redis_cache_holds_the_counters(rates, redis_cache, api_client):
+    import redis
+
+    codes = [login(api_client).status_code for _ in range(4)]
+
+    assert codes == [401, 401, 401, 429]
+    keys = redis.Redis.from_url(REDIS_URL).keys(f"{redis_cache}:*throttle_login*")
+    assert len(keys) == 1
+
+
+def test_a_limit_in_redis_holds_across_processes(rates, redis_cache, api_client):
+    # Another process on the same Redis spends this client's login budget...
+    code = (
+        "import django; django.setup();"
+        "from django.core.cache import caches;"
+        f"caches['default'].key_prefix = {redis_cache!r};"
+        "from django.test import Client;"
+        "c = Client();"
+        "print([c.post('/api/login/', {}, content_type='application/json').status_code"
+        " for _ in range(3)])"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "REDIS_URL": REDIS_URL,
+        "THROTTLE_RATE_LOGIN": "3/min",
+        "ALLOWED_HOSTS": "testserver",
+    }
+    other = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert other.stdout.strip() == "[400, 400, 400]", other.stderr
+
+    # ...so this process refuses the next attempt.
+    assert login(api_client).status_code == 429
