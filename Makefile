@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint format serve migrate clean
+.PHONY: run test test-pg lint format schema serve migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: $(VENV)/.installed-dev
 # The same suite on PostgreSQL, where the race tests must run, not skip.
 test-pg: $(VENV)/.installed-dev
 	DATABASE_URL=$(PG_URL) REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
+
+# Fails on any schema error or warning (CI runs it).
+schema: $(VENV)/.installed-dev
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --settings tests.settings --file /dev/null
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
