@@ -28,14 +28,19 @@ PRIVILEGED_KEYS = (
 
 
 def snake_case_keys(data):
-    """Rename the camelCase keys we know; the snake_case spelling wins if both come."""
+    """Rename the camelCase keys we know; both spellings at once must agree."""
     if not hasattr(data, "items"):
         return data
     out = dict(data.items())
     for camel, snake in CAMEL_TO_SNAKE.items():
         if camel in out:
             value = out.pop(camel)
-            out.setdefault(snake, value)
+            if snake in out and out[snake] != value:
+                # e.g. userType "admin" beside user_type "user": never pick one silently.
+                raise serializers.ValidationError(
+                    {snake: [f"Given as {snake} and {camel} with different values."]}
+                )
+            out[snake] = value
     # Form pages send "" for an empty number input: that means unset.
     for key in ("years_of_experience", "consultation_fee"):
         if out.get(key) == "":
@@ -82,7 +87,11 @@ class SignupSerializer(DoctorFieldsMixin):
 
     def to_internal_value(self, data):
         refuse_privileged_keys(data)
-        return super().to_internal_value(snake_case_keys(data))
+        data = snake_case_keys(data)
+        if hasattr(data, "items") and str(data.get("user_type", "")).lower() != UserType.DOCTOR:
+            # Doctor fields mean nothing for a patient: not stored, so not validated.
+            data = {k: v for k, v in data.items() if k not in DOCTOR_FIELDS}
+        return super().to_internal_value(data)
 
     def validate_email(self, value):
         return normalize_email(value)
@@ -187,6 +196,7 @@ class ProfileSerializer(serializers.ModelSerializer):
                 data.setdefault(camel, data.pop(snake))
         # Clients may send the whole profile back: an unchanged role is fine.
         role = data.pop("userType", None)
+        role = str(role).strip().lower() if role is not None else None
         if role == "patient":
             role = UserType.USER
         if role is not None and role != self.instance.user_type:

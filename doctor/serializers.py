@@ -1,9 +1,7 @@
-from datetime import datetime
-
 from rest_framework import serializers
 
 from accounts.models import UserProfile
-from doctor.models import Booking, TimeSlot, starts_in_past
+from doctor.models import Booking, TimeSlot, slot_minutes, starts_in_past
 
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 DATE_FORMATS = ["%Y-%m-%d"]
@@ -74,27 +72,10 @@ class TimeSlotSerializer(serializers.ModelSerializer):
         read_only_fields = ["doctor", "is_available", "is_booked"]
 
     def validate(self, attrs):
-        start, end = attrs["start_time"], attrs["end_time"]
-        if end <= start:
-            raise serializers.ValidationError({"end_time": ["Must be after start_time."]})
-        seconds = (
-            datetime.combine(attrs["date"], end) - datetime.combine(attrs["date"], start)
-        ).seconds
-        if seconds % 60:
-            raise serializers.ValidationError(
-                {"non_field_errors": ["The slot must last a whole number of minutes."]}
-            )
-        minutes = seconds // 60
-        if attrs.get("duration") not in (None, minutes):
-            raise serializers.ValidationError(
-                {
-                    "duration": [
-                        f"Must equal the minutes between start_time and end_time ({minutes})."
-                    ]
-                }
-            )
-        attrs["duration"] = minutes
-        if starts_in_past(attrs["date"], start):
+        attrs["duration"] = slot_minutes(
+            attrs["date"], attrs["start_time"], attrs["end_time"], attrs.get("duration")
+        )
+        if starts_in_past(attrs["date"], attrs["start_time"]):
             raise serializers.ValidationError({"non_field_errors": ["Slot cannot be in the past."]})
         return attrs
 

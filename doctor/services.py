@@ -160,16 +160,18 @@ def slot_book(*, slot_id, patient):
         return Booking.objects.create(slot=slot, patient=patient)
 
 
-def booking_cancel(*, slot_id, user=None):
+def booking_cancel(*, slot_id, user=None, booking_id=None):
     """Cancel the active booking of a slot and make the slot bookable again.
 
     `user` must be the slot's doctor or the patient holding the booking (anyone
     else gets the same 404 as for a missing slot); None is the staff path used by
-    the admin site, which may cancel any booking.
+    the admin site, which may cancel any booking; it names the `booking_id` it
+    means, so a booking made since the page was shown is never cancelled instead.
     """
     with transaction.atomic():
         slot = _locked_slot(slot_id)
-        booking = slot.bookings.filter(status=Booking.Status.BOOKED).first()
+        active = slot.bookings.filter(status=Booking.Status.BOOKED)
+        booking = (active.filter(pk=booking_id) if booking_id else active).first()
         holder = booking.patient_id if booking else None
         if user is not None and user.pk not in (slot.doctor_id, holder):
             raise MessageError(SLOT_NOT_FOUND, status.HTTP_404_NOT_FOUND)

@@ -291,3 +291,18 @@ def test_only_the_booking_endpoints_reveal_who_booked(doctor, doctor_client, api
         assert "hidden-patient" not in body
         assert "Hidden Person" not in body
     assert "hidden-patient" in doctor_client.get(DOCTOR_BOOKINGS_URL).content.decode()
+
+
+def test_the_staff_cancel_of_a_stale_booking_leaves_the_newer_one_alone():
+    from config.exceptions import MessageError
+    from doctor import services
+
+    old = BookingFactory(status="cancelled")
+    newer = Booking.objects.create(slot=old.slot, patient=PatientFactory())
+
+    with pytest.raises(MessageError, match="Slot is not booked"):
+        services.booking_cancel(slot_id=old.slot_id, booking_id=old.id)
+
+    newer.refresh_from_db()
+    assert newer.status == "booked"
+    assert TimeSlot.objects.get(pk=old.slot_id).is_booked is True

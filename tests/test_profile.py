@@ -662,3 +662,14 @@ def test_two_accounts_racing_for_one_new_address_end_with_only_one_holding_it():
 
     assert sorted(statuses) == [200, 400, 400]
     assert UserProfile.objects.filter(email__iexact="wanted@example.com").count() == 1
+
+
+@pytest.mark.parametrize("role", ["User", "PATIENT", " user "])
+def test_an_unchanged_role_in_any_case_is_accepted(patient, role):
+    client = client_with(f"Bearer {AccessToken.for_user(patient)}")
+
+    response = patch(client, {"userType": role, "fullName": "Renamed"})
+
+    assert response.status_code == 200
+    patient.refresh_from_db()
+    assert (patient.user_type, patient.full_name) == ("user", "Renamed")

@@ -756,10 +756,44 @@ def test_a_nul_character_is_a_validation_error_not_a_database_error(api_client, 
     assert_no_user_created()
 
 
-def test_the_snake_case_spelling_wins_when_both_spellings_come(api_client):
+def test_both_spellings_with_different_values_are_refused(api_client):
     body = doctor_body(fullName="Camel Name", full_name="Snake Name")
 
     response = signup(api_client, body)
 
+    assert response.status_code == 400
+    assert "full_name" in response.json()
+    assert_no_user_created()
+
+
+# --- both spellings, and fields that do not apply ----------------------------------------
+
+
+def test_it_refuses_admin_hidden_behind_a_second_spelling_of_the_role(api_client):
+    response = signup(api_client, patient_body(userType="admin"))
+
+    assert response.status_code == 400
+    assert "user_type" in response.json()
+    assert_no_user_created()
+
+
+def test_both_spellings_with_the_same_value_are_accepted(api_client):
+    response = signup(api_client, patient_body(fullName="Asha Rao"))
     assert response.status_code == 201
-    assert UserProfile.objects.get().full_name == "Snake Name"
+    assert UserProfile.objects.get().full_name == "Asha Rao"
+
+
+def test_a_patient_signup_ignores_malformed_doctor_fields(api_client):
+    response = signup(api_client, patient_body(consultationFee="lots", years_of_experience="many"))
+
+    assert response.status_code == 201
+    user = UserProfile.objects.get()
+    assert (user.consultation_fee, user.years_of_experience) == (None, None)
+
+
+def test_it_refuses_a_password_like_the_full_name(api_client):
+    response = signup(api_client, patient_body(full_name="Asha Rao", password="asharao2024"))
+
+    assert response.status_code == 400
+    assert "password" in response.json()
+    assert_no_user_created()

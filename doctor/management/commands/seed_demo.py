@@ -1,0 +1,148 @@
+"""Demo data for local use: four doctors with a week of slots, two patients, one admin.
+
+Every demo account has the password DEMO_PASSWORD. Safe to run again: accounts
+are looked up by email and left as they are, and a slot is only added where the
+doctor has none overlapping it. Refuses to run with DEBUG off unless --force is
+given, so accounts with a published password never reach production by accident.
+"""
+
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import UserProfile, UserType
+from doctor.models import TimeSlot
+from doctor.services import overlapping_slots
+
+DEMO_PASSWORD = "Demo-pass-2026"
+
+DOCTORS = [
+    {
+        "email": "dr.lakshman@demo.quickmed.example",
+        "full_name": "Dr Lakshman Rao",
+        "specialization": "pediatric",
+        "years_of_experience": 8,
+        "consultation_fee": 500,
+        "clinic_address": "12 MG Road, Bengaluru",
+    },
+    {
+        "email": "dr.meera@demo.quickmed.example",
+        "full_name": "Dr Meera Iyer",
+        "specialization": "cardiology",
+        "years_of_experience": 15,
+        "consultation_fee": 1200,
+        "clinic_address": "Heart Care Centre, 4 Greams Road, Chennai",
+    },
+    {
+        "email": "dr.arjun@demo.quickmed.example",
+        "full_name": "Dr Arjun Mehta",
+        "specialization": "dermatology",
+        "years_of_experience": 6,
+        "consultation_fee": 800,
+        "clinic_address": "Skin Clinic, 21 Hill Road, Bandra West, Mumbai",
+    },
+    {
+        "email": "dr.sara@demo.quickmed.example",
+        "full_name": "Dr Sara Thomas",
+        "specialization": "general",
+        "years_of_experience": 20,
+        "consultation_fee": 400,
+        "clinic_address": "Family Clinic, Panampilly Nagar, Kochi",
+    },
+]
+PATIENTS = [
+    {"email": "asha@demo.quickmed.example", "full_name": "Asha Nair", "phone": "+91 98450 11111"},
+    {
+        "email": "rahul@demo.quickmed.example",
+        "full_name": "Rahul Verma",
+        "phone": "+91 98450 22222",
+    },
+]
+ADMIN = {"email": "admin@demo.quickmed.example", "full_name": "Demo Admin"}
+
+DAYS = 5  # weekdays, starting tomorrow
+DAY_START, DAY_END = time(9, 0), time(12, 0)
+SLOT_MINUTES = 30
+
+
+def next_weekdays(count):
+    """The next `count` Monday-to-Friday dates after today, on the clinic's calendar."""
+    day, days = timezone.localdate(), []
+    while len(days) < count:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days.append(day)
+    return days
+
+
+def day_slots(doctor, day):
+    """Back-to-back SLOT_MINUTES slots from DAY_START to DAY_END, unsaved."""
+    step = timedelta(minutes=SLOT_MINUTES)
+    start, last = datetime.combine(day, DAY_START), datetime.combine(day, DAY_END)
+    while start + step <= last:
+        yield TimeSlot(
+            doctor=doctor,
+            date=day,
+            start_time=start.time(),
+            end_time=(start + step).time(),
+            duration=SLOT_MINUTES,
+        )
+        start += step
+
+
+class Command(BaseCommand):
+    help = "Create demo doctors, patients, an admin and upcoming slots (local use only)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even with DEBUG off (creates accounts with a published password).",
+        )
+
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "Refusing to create demo accounts with a published password while DEBUG "
+                "is off. Run with DEBUG=1 for local use, or pass --force if you mean it."
+            )
+        with transaction.atomic():
+            logins = [self.account(UserType.ADMIN, ADMIN)]
+            logins += [self.account(UserType.USER, fields) for fields in PATIENTS]
+            logins += [self.account(UserType.DOCTOR, fields) for fields in DOCTORS]
+            # is_doctor, not the list: an address already taken by a patient gets no slots.
+            slots = sum(self.add_slots(user) for user, _ in logins if user.is_doctor)
+        self.stdout.write(f"Added {slots} slot(s). Demo logins (password {DEMO_PASSWORD}):")
+        for user, created in logins:
+            state = "created" if created else "already there, left unchanged"
+            self.stdout.write(f"  {user.get_user_type_display():<8} {user.email:<36} {state}")
+
+    def account(self, user_type, fields):
+        """The account with this email, created with the demo password if missing."""
+        email, extra = fields["email"], {k: v for k, v in fields.items() if k != "email"}
+        user = UserProfile.objects.filter(email=email).first()
+        if user is not None:
+            return user, False
+        if user_type == UserType.ADMIN:
+            user = UserProfile.objects.create_superuser(email, DEMO_PASSWORD, **extra)
+        else:
+            user = UserProfile.objects.create_user(
+                email, DEMO_PASSWORD, user_type=user_type, **extra
+            )
+        return user, True
+
+    def add_slots(self, doctor):
+        """The week's slots for `doctor`, skipping any that would overlap one already there."""
+        new = [
+            slot
+            for day in next_weekdays(DAYS)
+            for slot in day_slots(doctor, day)
+            if not overlapping_slots(
+                doctor=doctor, date=slot.date, start_time=slot.start_time, end_time=slot.end_time
+            ).exists()
+        ]
+        TimeSlot.objects.bulk_create(new)
+        return len(new)

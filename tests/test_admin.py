@@ -1,0 +1,354 @@
+from datetime import time, timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import UserProfile
+from doctor.models import Booking, TimeSlot
+from tests.factories import (
+    BookingFactory,
+    DoctorFactory,
+    TimeSlotFactory,
+    tomorrow,
+)
+
+USERS = reverse("admin:accounts_userprofile_changelist")
+SLOTS = reverse("admin:doctor_timeslot_changelist")
+BOOKINGS = reverse("admin:doctor_booking_changelist")
+ADD_SLOT = reverse("admin:doctor_timeslot_add")
+
+
+@pytest.fixture
+def staff(admin_user):
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def texts(response):
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def slot_form(doctor, start="10:00", end="10:30", duration="30", day=None, **extra):
+    return {
+        "doctor": doctor.pk,
+        "date": (day or tomorrow()).isoformat(),
+        "start_time": start,
+        "end_time": end,
+        "duration": duration,
+        "is_available": "on",
+        **extra,
+    }
+
+
+def test_user_changelist_searches_and_filters(staff, doctor, patient):
+    other = DoctorFactory(is_active=False)
+    response = staff.get(USERS, {"q": "Dr Doctor", "user_type": "doctor", "is_active__exact": "1"})
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [doctor]
+    assert UserProfile.objects.filter(pk__in=[doctor.pk, patient.pk, other.pk]).count() == 3
+
+
+def test_user_change_form_saves_profile_and_keeps_password(staff, doctor):
+    url = reverse("admin:accounts_userprofile_change", args=[doctor.pk])
+    assert staff.get(url).status_code == 200
+    old_hash = doctor.password
+    response = staff.post(
+        url,
+        {
+            "email": "Renamed@Example.com",
+            "full_name": "Dr Renamed",
+            "user_type": "doctor",
+            "specialization": "cardiology",
+            "years_of_experience": "9",
+            "consultation_fee": "750",
+            "is_active": "on",
+            "date_joined_0": "2025-01-01",
+            "date_joined_1": "09:00:00",
+        },
+    )
+    assert response.status_code == 302
+    doctor.refresh_from_db()
+    assert (doctor.email, doctor.full_name, doctor.specialization) == (
+        "renamed@example.com",
+        "Dr Renamed",
+        "cardiology",
+    )
+    assert doctor.password == old_hash
+
+
+def test_user_add_form_creates_user_with_hashed_password(staff):
+    assert staff.get(reverse("admin:accounts_userprofile_add")).status_code == 200
+    response = staff.post(
+        reverse("admin:accounts_userprofile_add"),
+        {
+            "email": "New.Doctor@Example.com",
+            "full_name": "Dr New",
+            "user_type": "doctor",
+            "phone": "12345",
+            "specialization": "dermatology",
+            "years_of_experience": "4",
+            "consultation_fee": "650",
+            "password1": "Another-pass-77",
+            "password2": "Another-pass-77",
+        },
+    )
+    assert response.status_code == 302
+    user = UserProfile.objects.get(email="new.doctor@example.com")
+    assert user.password != "Another-pass-77"
+    assert user.check_password("Another-pass-77")
+    assert (user.user_type, user.specialization, user.consultation_fee) == (
+        "doctor",
+        "dermatology",
+        650,
+    )
+    assert not user.is_staff
+
+
+def test_user_add_form_refuses_a_weak_password_and_a_taken_email(staff, patient):
+    response = staff.post(
+        reverse("admin:accounts_userprofile_add"),
+        {
+            "email": patient.email.upper(),
+            "full_name": "Someone",
+            "user_type": "user",
+            "password1": "12345",
+            "password2": "12345",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "email" in errors and "password2" in errors
+    assert UserProfile.objects.count() == 2  # the admin and the patient
+
+
+def test_slot_changelist_searches_and_filters(staff, doctor, other_doctor):
+    free = TimeSlotFactory(doctor=doctor)
+    TimeSlotFactory(doctor=doctor, start_time=time(11, 0), is_available=False)
+    TimeSlotFactory(doctor=other_doctor)
+    day = free.date
+    response = staff.get(
+        SLOTS,
+        {
+            "q": doctor.email,
+            "is_available__exact": "1",
+            "is_booked__exact": "0",
+            "date__year": day.year,
+            "date__month": day.month,
+            "date__day": day.day,
+        },
+    )
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [free]
+    assert TimeSlot.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    "url, factory, model",
+    [(SLOTS, TimeSlotFactory, TimeSlot), (BOOKINGS, BookingFactory, Booking)],
+)
+def test_changelist_query_count_does_not_grow_with_rows(staff, url, factory, model):
+    factory()
+    with CaptureQueriesContext(connection) as one:
+        assert staff.get(url).status_code == 200
+    factory.create_batch(4)
+    with CaptureQueriesContext(connection) as five:
+        assert staff.get(url).status_code == 200
+    assert len(five) == len(one)
+    assert model.objects.count() == 5
+
+
+def test_booking_changelist_searches_and_filters(staff, patient):
+    booking = BookingFactory(patient=patient, slot__doctor__full_name="Dr Nandini Kulkarni")
+    BookingFactory(status=Booking.Status.CANCELLED, slot__is_booked=False, patient=patient)
+    BookingFactory()
+    response = staff.get(BOOKINGS, {"q": patient.email, "status__exact": "booked"})
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [booking]
+    response = staff.get(BOOKINGS, {"q": "Nandini"})
+    assert list(response.context["cl"].result_list) == [booking]
+    assert Booking.objects.count() == 3
+
+
+def test_only_doctors_are_offered_as_a_slots_doctor(staff, doctor, patient):
+    response = staff.get(ADD_SLOT)
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.fields["doctor"].queryset) == [doctor]
+    response = staff.post(ADD_SLOT, slot_form(patient))
+    assert "doctor" in response.context["adminform"].form.errors
+    assert not TimeSlot.objects.exists()
+
+
+def test_it_adds_a_free_slot_and_computes_a_blank_duration(staff, doctor):
+    response = staff.post(ADD_SLOT, slot_form(doctor, "10:00", "10:45", duration=""))
+    assert response.status_code == 302
+    slot = TimeSlot.objects.get()
+    assert (slot.doctor, slot.start_time, slot.end_time, slot.duration) == (
+        doctor,
+        time(10, 0),
+        time(10, 45),
+        45,
+    )
+    assert (slot.is_available, slot.is_booked) == (True, False)
+
+
+@pytest.mark.parametrize(
+    "start, end, duration, error",
+    [
+        ("10:15", "10:45", "30", "Overlaps slot"),
+        ("09:45", "11:00", "75", "Overlaps slot"),
+        ("11:00", "10:30", "30", "Must be after start_time."),
+        ("11:00", "11:30", "20", "Must equal the minutes from start_time to end_time (30)."),
+    ],
+)
+def test_it_refuses_a_bad_slot_in_the_add_form(staff, doctor, start, end, duration, error):
+    existing = TimeSlotFactory(doctor=doctor)  # tomorrow 10:00-10:30
+    response = staff.post(ADD_SLOT, slot_form(doctor, start, end, duration))
+    assert response.status_code == 200
+    assert error in str(response.context["adminform"].form.errors)
+    assert list(TimeSlot.objects.all()) == [existing]
+
+
+def test_it_refuses_a_new_slot_in_the_past(staff, doctor):
+    yesterday = timezone.localdate() - timedelta(days=1)
+    response = staff.post(ADD_SLOT, slot_form(doctor, day=yesterday))
+    assert "The slot cannot start in the past." in str(response.context["adminform"].form.errors)
+    assert not TimeSlot.objects.exists()
+
+
+def test_editing_a_free_slot_ignores_is_booked_and_checks_overlap(staff, doctor):
+    slot = TimeSlotFactory(doctor=doctor)
+    TimeSlotFactory(doctor=doctor, start_time=time(11, 0))
+    url = reverse("admin:doctor_timeslot_change", args=[slot.pk])
+    # The slot does not overlap itself; is_booked is read-only and stays False.
+    response = staff.post(url, slot_form(doctor, "10:00", "10:30", is_booked="on"))
+    assert response.status_code == 302
+    slot.refresh_from_db()
+    assert (slot.is_booked, slot.is_available) == (False, True)
+
+    response = staff.post(url, slot_form(doctor, "10:00", "11:30", "90"))
+    assert response.status_code == 200
+    assert "Overlaps slot" in str(response.context["adminform"].form.errors)
+    slot.refresh_from_db()
+    assert slot.end_time == time(10, 30)
+
+    response = staff.post(url, {**slot_form(doctor), "is_available": ""})
+    assert response.status_code == 302
+    slot.refresh_from_db()
+    assert (slot.is_booked, slot.is_available) == (False, False)
+
+
+def test_a_booked_slot_change_form_is_read_only(staff):
+    booking = BookingFactory()
+    slot = booking.slot
+    url = reverse("admin:doctor_timeslot_change", args=[slot.pk])
+    response = staff.get(url)
+    assert response.status_code == 200
+    assert 'name="is_available"' not in response.content.decode()
+    assert 'name="_save"' not in response.content.decode()
+
+    response = staff.post(url, slot_form(slot.doctor, "12:00", "12:30", is_booked=""))
+    assert response.status_code == 403
+    slot.refresh_from_db()
+    assert (slot.is_booked, slot.is_available, slot.start_time) == (True, False, time(10, 0))
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.BOOKED
+
+
+def test_a_booked_slot_cannot_be_deleted(staff):
+    slot = BookingFactory().slot
+    url = reverse("admin:doctor_timeslot_delete", args=[slot.pk])
+    assert staff.get(url).status_code == 403
+    assert staff.post(url, {"post": "yes"}).status_code == 403
+    slot.refresh_from_db()
+    assert slot.is_booked
+    assert slot.bookings.get().status == Booking.Status.BOOKED
+
+
+def test_a_free_slot_is_deleted_with_its_cancelled_bookings(staff):
+    booking = BookingFactory(status=Booking.Status.CANCELLED, slot__is_booked=False)
+    url = reverse("admin:doctor_timeslot_delete", args=[booking.slot_id])
+    assert staff.get(url).status_code == 200
+    assert staff.post(url, {"post": "yes"}).status_code == 302
+    assert not TimeSlot.objects.exists()
+    assert not Booking.objects.exists()
+
+
+def test_bulk_delete_skips_booked_slots_and_deletes_free_ones(staff, doctor):
+    free = [TimeSlotFactory(doctor=doctor, start_time=time(h, 0)) for h in (9, 10)]
+    booked = BookingFactory(slot__doctor=doctor, slot__start_time=time(11, 0)).slot
+    selected = [s.pk for s in [*free, booked]]
+
+    # First step: the confirmation page lists only the free slots.
+    response = staff.post(SLOTS, {"action": "delete_selected", "_selected_action": selected})
+    assert response.status_code == 200
+    assert list(response.context["queryset"]) == free
+    assert "Skipped 1 booked slot(s)" in texts(response)[0]
+    assert TimeSlot.objects.count() == 3
+
+    # Confirmed, even with the booked slot's id posted (a stale page), it stays.
+    response = staff.post(
+        SLOTS, {"action": "delete_selected", "_selected_action": selected, "post": "yes"}
+    )
+    assert response.status_code == 302
+    assert list(TimeSlot.objects.all()) == [booked]
+    booked.refresh_from_db()
+    assert booked.is_booked and booked.bookings.get().status == Booking.Status.BOOKED
+
+
+def test_bulk_delete_of_only_booked_slots_deletes_nothing(staff):
+    booked = BookingFactory().slot
+    response = staff.post(
+        SLOTS, {"action": "delete_selected", "_selected_action": [booked.pk], "post": "yes"}
+    )
+    assert response.status_code == 302
+    assert "cannot be deleted" in texts(response)[0]
+    assert list(TimeSlot.objects.all()) == [booked]
+
+
+def test_bookings_are_read_only(staff):
+    booking = BookingFactory()
+    assert staff.get(reverse("admin:doctor_booking_add")).status_code == 403
+    delete_url = reverse("admin:doctor_booking_delete", args=[booking.pk])
+    assert staff.post(delete_url, {"post": "yes"}).status_code == 403
+    change_url = reverse("admin:doctor_booking_change", args=[booking.pk])
+    assert staff.get(change_url).status_code == 200
+    assert staff.post(change_url, {"status": "cancelled"}).status_code == 403
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.BOOKED
+    assert booking.slot.is_booked
+
+
+def test_cancel_action_cancels_a_booking_and_frees_the_slot(staff):
+    booking = BookingFactory()
+    response = staff.post(BOOKINGS, {"action": "cancel_bookings", "_selected_action": [booking.pk]})
+    assert response.status_code == 302
+    assert texts(response) == [f"Booking {booking.pk} cancelled."]
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELLED
+    assert booking.cancelled_at is not None
+    booking.slot.refresh_from_db()
+    assert (booking.slot.is_booked, booking.slot.is_available) == (False, True)
+
+
+def test_cancel_action_reports_each_refusal(staff):
+    yesterday = timezone.localdate() - timedelta(days=1)
+    past = BookingFactory(slot__date=yesterday)
+    done = BookingFactory(status=Booking.Status.CANCELLED, slot__is_booked=False)
+    response = staff.post(
+        BOOKINGS, {"action": "cancel_bookings", "_selected_action": [past.pk, done.pk]}
+    )
+    assert response.status_code == 302
+    assert texts(response) == [
+        f"Booking {past.pk}: Slot is in the past",
+        f"Booking {done.pk}: already cancelled.",
+    ]
+    past.refresh_from_db()
+    assert past.status == Booking.Status.BOOKED and past.cancelled_at is None
+    past.slot.refresh_from_db()
+    assert (past.slot.is_booked, past.slot.is_available) == (True, False)

@@ -1,0 +1,105 @@
+from datetime import time
+from io import StringIO
+
+import pytest
+from django.contrib.auth.password_validation import validate_password
+from django.core.management import CommandError, call_command
+
+from accounts.models import UserProfile
+from doctor.management.commands.seed_demo import ADMIN, DEMO_PASSWORD, DOCTORS, PATIENTS
+from doctor.models import TimeSlot
+from doctor.services import overlapping_slots
+
+pytestmark = pytest.mark.django_db
+
+SLOTS_PER_DOCTOR = 5 * 6  # five weekdays, 09:00-12:00 in 30 minutes
+
+
+@pytest.fixture
+def debug(settings):
+    settings.DEBUG = True
+
+
+def counts():
+    return {
+        kind: UserProfile.objects.filter(user_type=kind).count()
+        for kind in ("admin", "doctor", "user")
+    } | {"slots": TimeSlot.objects.count()}
+
+
+def test_it_creates_the_demo_accounts_and_upcoming_slots(debug, api_client):
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert DEMO_PASSWORD in out.getvalue()
+    for account in [ADMIN, *PATIENTS, *DOCTORS]:
+        assert account["email"] in out.getvalue()
+    assert counts() == {"admin": 1, "doctor": 4, "user": 2, "slots": 4 * SLOTS_PER_DOCTOR}
+    admin = UserProfile.objects.get(email=ADMIN["email"])
+    assert admin.is_staff and admin.is_superuser
+    doctors = UserProfile.objects.filter(user_type="doctor")
+    assert len({d.specialization for d in doctors}) == 4
+    for user in UserProfile.objects.all():
+        assert user.check_password(DEMO_PASSWORD)
+        validate_password(DEMO_PASSWORD, user)  # raises if a validator refuses it
+
+    response = api_client.get("/api/doctor/user/timeslots/")
+    assert response.status_code == 200
+    assert len(response.json()) == 4 * SLOTS_PER_DOCTOR
+    first = response.json()[0]
+    assert (first["start_time"], first["end_time"], first["duration"]) == (
+        "09:00:00",
+        "09:30:00",
+        30,
+    )
+    assert {s["date"] for s in response.json()} == {
+        s.date.isoformat() for s in TimeSlot.objects.all()
+    }
+    assert all(s.date.weekday() < 5 for s in TimeSlot.objects.all())
+
+
+def test_running_it_twice_creates_no_duplicates(debug):
+    call_command("seed_demo")
+    before = counts()
+    call_command("seed_demo")
+    assert counts() == before
+
+
+def test_it_skips_slots_that_would_overlap_existing_ones(debug):
+    call_command("seed_demo")
+    doctor = UserProfile.objects.get(email=DOCTORS[0]["email"])
+    day = TimeSlot.objects.filter(doctor=doctor).first().date
+    TimeSlot.objects.filter(doctor=doctor, date=day, start_time__lt=time(10, 0)).delete()
+    TimeSlot.objects.create(
+        doctor=doctor, date=day, start_time=time(9, 15), end_time=time(9, 45), duration=30
+    )
+    call_command("seed_demo")
+    assert TimeSlot.objects.filter(doctor=doctor).count() == SLOTS_PER_DOCTOR - 1
+    for slot in TimeSlot.objects.filter(doctor=doctor):
+        others = overlapping_slots(
+            doctor=doctor, date=slot.date, start_time=slot.start_time, end_time=slot.end_time
+        )
+        assert list(others) == [slot]
+
+
+def test_it_refuses_to_run_without_debug(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo")
+    assert counts() == {"admin": 0, "doctor": 0, "user": 0, "slots": 0}
+
+
+def test_force_runs_it_without_debug(settings):
+    settings.DEBUG = False
+    call_command("seed_demo", "--force")
+    assert counts() == {"admin": 1, "doctor": 4, "user": 2, "slots": 4 * SLOTS_PER_DOCTOR}
+
+
+def test_the_demo_patient_logs_in_with_the_documented_password(debug, api_client):
+    call_command("seed_demo")
+    response = api_client.post(
+        "/api/login/",
+        {"email": PATIENTS[0]["email"], "password": DEMO_PASSWORD, "userType": "patient"},
+    )
+    assert response.status_code == 200
+    assert response.json()["user"]["email"] == PATIENTS[0]["email"]
+    assert response.json()["user"]["userType"] == "user"
