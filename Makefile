@@ -20,6 +20,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 # Local development server on SQLite; DEBUG only for this local run.
 run: $(VENV)/.installed
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # Production-style: gunicorn on the same settings (DEBUG off: SECRET_KEY must be set).

@@ -1,4 +1,6 @@
 from django.urls import path
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers
 from rest_framework_simplejwt.views import (
     TokenBlacklistView,
     TokenObtainPairView,
@@ -6,13 +8,49 @@ from rest_framework_simplejwt.views import (
 )
 
 from accounts import views
+from config.openapi import FIELD_ERRORS, UNAUTHENTICATED
+
+TOKEN_PAIR = inline_serializer(
+    "TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
+)
+
+
+def documented(view_class, ok, description):
+    """simplejwt's views with their error replies in the schema too."""
+    schema = extend_schema(
+        responses={200: ok, 400: FIELD_ERRORS, 401: UNAUTHENTICATED},
+        description=description,
+        auth=[],
+    )
+    return extend_schema_view(post=schema)(view_class).as_view()
+
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.login, name="login"),
     path("profile/", views.profile, name="profile"),
     path("profile/update/", views.profile_update, name="profile-update"),
-    path("token/", TokenObtainPairView.as_view(), name="token-obtain-pair"),
-    path("token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
-    path("token/blacklist/", TokenBlacklistView.as_view(), name="token-blacklist"),
+    path(
+        "token/",
+        documented(TokenObtainPairView, TOKEN_PAIR, "Email and password for a JWT pair."),
+        name="token-obtain-pair",
+    ),
+    path(
+        "token/refresh/",
+        documented(
+            TokenRefreshView,
+            TOKEN_PAIR,
+            "A new access token, and a new refresh token: the one sent is blacklisted.",
+        ),
+        name="token-refresh",
+    ),
+    path(
+        "token/blacklist/",
+        documented(
+            TokenBlacklistView,
+            inline_serializer("LoggedOut", {}),
+            "Log out: the refresh token can no longer be used.",
+        ),
+        name="token-blacklist",
+    ),
 ]

@@ -12,7 +12,6 @@ from rest_framework.decorators import (
 )
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services
@@ -25,6 +24,7 @@ from accounts.serializers import (
 )
 from config.exceptions import MessageError
 from config.openapi import ERROR, FIELD_ERRORS, THROTTLED, UNAUTHENTICATED
+from config.throttles import SharedScopedRateThrottle
 
 
 @extend_schema(
@@ -44,7 +44,7 @@ from config.openapi import ERROR, FIELD_ERRORS, THROTTLED, UNAUTHENTICATED
 @api_view(["POST"])
 @authentication_classes([])
 @permission_classes([AllowAny])
-@throttle_classes([ScopedRateThrottle])
+@throttle_classes([SharedScopedRateThrottle])
 @throttle_scope("signup")
 def signup(request):
     """Create a patient or doctor account."""
@@ -78,7 +78,7 @@ def signup(request):
 @api_view(["POST"])
 @authentication_classes([])
 @permission_classes([AllowAny])
-@throttle_classes([ScopedRateThrottle])
+@throttle_classes([SharedScopedRateThrottle])
 @throttle_scope("login")
 def login(request):
     """Exchange email and password for a JWT pair, optionally checking the role."""

@@ -4,12 +4,14 @@ from doctor import views
 
 
 class IdConverter:
-    """A positive id that fits a bigint; longer digit runs are a 404, not a database error."""
+    """A slot id in a path. Anything that is not an id that fits a bigint becomes 0,
+    which no slot has, so the view answers the contract's 404 "Slot not found"
+    instead of a generic one (or an integer overflow in the database)."""
 
-    regex = "[0-9]{1,18}"
+    regex = "[^/]+"
 
     def to_python(self, value):
-        return int(value)
+        return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else 0
 
     def to_url(self, value):
         return str(value)

@@ -11,7 +11,6 @@ from rest_framework.decorators import (
 )
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.models import UserProfile, UserType
 from accounts.permissions import IsDoctor, IsPatient
@@ -25,6 +24,7 @@ from config.openapi import (
     UNAUTHENTICATED,
     list_or_page,
 )
+from config.throttles import SharedScopedRateThrottle
 from doctor import services
 from doctor.filters import AvailableSlotFilter, DoctorFilter, OwnSlotFilter, filtered
 from doctor.models import Booking, TimeSlot
@@ -183,7 +183,7 @@ def user_available_slots(request):
 )
 @api_view(["POST"])
 @permission_classes([IsPatient])
-@throttle_classes([ScopedRateThrottle])
+@throttle_classes([SharedScopedRateThrottle])
 @throttle_scope("booking")
 def book_slot(request, slot_id):
     """Book a slot for the calling patient."""

@@ -155,3 +155,19 @@ def test_a_limit_in_redis_holds_across_processes(rates, redis_cache, api_client)
 
     # ...so this process refuses the next attempt.
     assert login(api_client).status_code == 429
+
+
+def test_an_unreachable_redis_lets_requests_through_instead_of_failing(
+    rates, settings, api_client, patient
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    response = api_client.post(
+        "/api/login/", {"email": patient.email, "password": "S3cure-pass-123"}
+    )
+    assert response.status_code == 200
+    assert "access" in response.json()

@@ -1,0 +1,116 @@
+"""The role matrix of docs/roles.md, one request per cell."""
+
+import re
+from datetime import time, timedelta
+from itertools import count
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from tests.conftest import PASSWORD, bearer
+from tests.factories import (
+    BookingFactory,
+    DoctorFactory,
+    PatientFactory,
+    TimeSlotFactory,
+    UserFactory,
+    tomorrow,
+)
+
+ROLES = ["anonymous", "patient", "doctor", "other doctor", "other patient", "admin"]
+TABLE = Path(__file__).resolve().parent.parent / "docs" / "roles.md"
+ROW = re.compile(r"^\| (GET|POST|PATCH|DELETE) (/\S+) \|(.+)\|$")
+
+
+def read_matrix():
+    cells = []
+    for line in TABLE.read_text().splitlines():
+        match = ROW.match(line)
+        if match:
+            method, path, statuses = match.groups()
+            codes = [int(c) for c in statuses.split("|")]
+            assert len(codes) == len(ROLES), line
+            cells += [(method, path, role, code) for role, code in zip(ROLES, codes, strict=True)]
+    return cells
+
+
+MATRIX = read_matrix()
+emails = count()
+
+
+@pytest.fixture
+def world(db):
+    doctor, patient = DoctorFactory(), PatientFactory()
+    return SimpleNamespace(
+        users={
+            "patient": patient,
+            "doctor": doctor,
+            "other doctor": DoctorFactory(),
+            "other patient": PatientFactory(),
+            "admin": UserFactory(user_type="admin", is_staff=True, is_superuser=True),
+        },
+        patient=patient,
+        free_slot=TimeSlotFactory(doctor=doctor),
+        booked_slot=BookingFactory(
+            slot__doctor=doctor, slot__start_time=time(14, 0), patient=patient
+        ).slot,
+    )
+
+
+def body_for(path, world):
+    later = (tomorrow() + timedelta(days=5)).isoformat()
+    credentials = {"email": world.patient.email, "password": PASSWORD}
+    refresh = {"refresh": str(RefreshToken.for_user(world.patient))}
+    return {
+        "/api/signup/": {
+            "email": f"matrix{next(emails)}@example.com",
+            "password": "Clinic-pass-2026",
+            "full_name": "New Person",
+            "user_type": "user",
+        },
+        "/api/login/": credentials,
+        "/api/token/": credentials,
+        "/api/token/refresh/": refresh,
+        "/api/token/blacklist/": refresh,
+        "/api/profile/update/": {"phone": "+91 11111"},
+        "/api/doctor/timeslots/": {"date": later, "start_time": "15:00", "end_time": "15:30"},
+        "/api/doctor/timeslots/bulk/": {
+            "date": later,
+            "start_time": "16:00",
+            "end_time": "17:00",
+            "duration": 30,
+        },
+    }.get(path)
+
+
+@pytest.mark.parametrize(
+    "method,path,role,expected",
+    MATRIX,
+    ids=[f"{m} {p} as {r}" for m, p, r, _ in MATRIX],
+)
+def test_role_matrix(world, method, path, role, expected):
+    slot = world.booked_slot if path.endswith("/cancel/") else world.free_slot
+    client = APIClient()
+    if role != "anonymous":
+        client.credentials(HTTP_AUTHORIZATION=bearer(world.users[role]))
+
+    response = getattr(client, method.lower())(
+        path.replace("{slot}", str(slot.id)), body_for(path, world), format="json"
+    )
+
+    assert response.status_code == expected, response.content[:300]
+
+
+def test_the_matrix_covers_every_api_endpoint():
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    documented = {
+        (method.upper(), path.replace("{slot_id}", "{slot}"))
+        for path, operations in paths.items()
+        for method in operations
+    }
+    in_table = {(method, path) for method, path, _, _ in MATRIX}
+    assert documented <= in_table
