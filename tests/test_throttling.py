@@ -59,6 +59,13 @@ def test_login_answers_429_over_the_limit(rates, api_client, patient):
     assert "Retry-After" in login(api_client, patient.email)
 
 
+def test_the_standard_token_endpoint_shares_the_login_limit(rates, api_client, patient):
+    for _ in range(3):
+        login(api_client, patient.email)
+    response = api_client.post("/api/token/", {"email": patient.email, "password": "wrong"})
+    assert response.status_code == 429
+
+
 def test_a_throttled_login_is_refused_even_with_the_right_password(rates, api_client, patient):
     for _ in range(3):
         login(api_client, patient.email)
