@@ -1,3 +1,5 @@
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import UserProfile
@@ -5,7 +7,57 @@ from doctor.models import Booking, TimeSlot, slot_minutes, starts_in_past
 
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 DATE_FORMATS = ["%Y-%m-%d"]
+
+
+# OpenAPI's "format: time" means an RFC 3339 time with a UTC offset; slot times
+# are the clinic's wall clock, with none.
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        "example": "10:30:00",
+    }
+)
+class ClockTimeField(serializers.TimeField):
+    """HH:MM or HH:MM:SS in, HH:MM:SS out."""
+
+    def __init__(self, **kwargs):
+        super().__init__(input_formats=TIME_FORMATS, **kwargs)
+
+
 MAX_BULK_DAYS = 366
+
+# The read path of the slot and doctor serializers builds its dicts by hand:
+# DRF's generic loop (get_attribute, to_representation, a nested serializer per
+# row) cost 20-40 us a slot, about half of the whole available list's time (see
+# docs/performance.md). The field declarations stay, for input validation and
+# the OpenAPI schema; tests/test_serializer_output.py pins the output byte for
+# byte against the original declarations. Values come straight from the model,
+# whose column types make DRF's int()/str()/bool() conversions no-ops.
+# A subclass that declares more fields must build them too (as DoctorCardSerializer does).
+_FEE_FIELD = UserProfile._meta.get_field("consultation_fee")
+# The fee goes through DRF's own DecimalField, which quantizes it to the
+# column's places (an int or str set in Python renders as from the database).
+_FEE = serializers.DecimalField(
+    max_digits=_FEE_FIELD.max_digits, decimal_places=_FEE_FIELD.decimal_places
+)
+
+
+def _iso(value):
+    """As DRF's DateField/TimeField with the default ISO 8601 output: a str stays as it is."""
+    return value if value is None or isinstance(value, str) else value.isoformat()
+
+
+def _doctor_mini(doctor):
+    fee = doctor.consultation_fee
+    return {
+        "id": doctor.id,
+        "fullName": doctor.full_name,
+        "specialization": doctor.specialization,
+        "years_of_experience": doctor.years_of_experience,
+        "consultation_fee": None if fee is None else _FEE.to_representation(fee),
+        "clinic_address": doctor.clinic_address,
+    }
 
 
 class DoctorMiniSerializer(serializers.ModelSerializer):
@@ -22,13 +74,16 @@ class DoctorMiniSerializer(serializers.ModelSerializer):
             "clinic_address",
         ]
 
+    def to_representation(self, doctor):
+        return _doctor_mini(doctor)
+
 
 class DoctorCardSerializer(DoctorMiniSerializer):
     """The doctor mini plus the keys the existing React doctor cards read."""
 
     name = serializers.CharField(source="full_name")
     specialty = serializers.CharField(source="specialization")
-    experience = serializers.IntegerField(source="years_of_experience")
+    experience = serializers.IntegerField(source="years_of_experience", allow_null=True)
     hospital = serializers.CharField(source="clinic_address")
     consultationFee = serializers.SerializerMethodField()
 
@@ -44,12 +99,30 @@ class DoctorCardSerializer(DoctorMiniSerializer):
     def get_consultationFee(self, doctor) -> float:
         return doctor.consultation_fee or 0
 
+    def to_representation(self, doctor):
+        card = _doctor_mini(doctor)
+        card["name"] = card["fullName"]
+        card["specialty"] = card["specialization"]
+        card["experience"] = card["years_of_experience"]
+        card["hospital"] = card["clinic_address"]
+        card["consultationFee"] = self.get_consultationFee(doctor)
+        return card
+
+
+class TimeSlotListSerializer(serializers.ListSerializer):
+    """Slots in a list share few doctors: each doctor's dict is built once per list."""
+
+    def to_representation(self, data):
+        rows = data.all() if isinstance(data, models.manager.BaseManager) else data
+        doctors = {}
+        return [self.child.slot_dict(slot, doctors) for slot in rows]
+
 
 class TimeSlotSerializer(serializers.ModelSerializer):
     doctor_details = DoctorMiniSerializer(source="doctor", read_only=True)
     date = serializers.DateField(input_formats=DATE_FORMATS)
-    start_time = serializers.TimeField(input_formats=TIME_FORMATS)
-    end_time = serializers.TimeField(input_formats=TIME_FORMATS)
+    start_time = ClockTimeField()
+    end_time = ClockTimeField()
     duration = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=24 * 60
     )
@@ -70,6 +143,28 @@ class TimeSlotSerializer(serializers.ModelSerializer):
         # The doctor is always the caller; the flags change only through
         # toggle, book and cancel.
         read_only_fields = ["doctor", "is_available", "is_booked"]
+        list_serializer_class = TimeSlotListSerializer
+
+    def to_representation(self, slot):
+        return self.slot_dict(slot, {})
+
+    def slot_dict(self, slot, doctors):
+        """The slot's JSON; `doctors` caches doctor dicts by id across one list."""
+        details = doctors.get(slot.doctor_id)
+        if details is None:
+            details = doctors[slot.doctor_id] = _doctor_mini(slot.doctor)
+        return {
+            "id": slot.id,
+            "doctor": slot.doctor_id,
+            # A copy, so that rows never share one mutable dict.
+            "doctor_details": dict(details),
+            "date": _iso(slot.date),
+            "start_time": _iso(slot.start_time),
+            "end_time": _iso(slot.end_time),
+            "duration": slot.duration,
+            "is_available": slot.is_available,
+            "is_booked": slot.is_booked,
+        }
 
     def validate(self, attrs):
         attrs["duration"] = slot_minutes(
@@ -119,8 +214,8 @@ class BulkSlotSerializer(serializers.Serializer):
         allow_empty=False,
         max_length=7,
     )
-    start_time = serializers.TimeField(input_formats=TIME_FORMATS)
-    end_time = serializers.TimeField(input_formats=TIME_FORMATS)
+    start_time = ClockTimeField()
+    end_time = ClockTimeField()
     duration = serializers.IntegerField(min_value=1, max_value=24 * 60)
 
     def validate(self, attrs):

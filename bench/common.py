@@ -1,0 +1,198 @@
+"""What bench/run.py and bench/profile_list.py share: the bench database and its data.
+
+Everything here runs against a dedicated PostgreSQL database (quickmed_bench by
+default), never the test databases, and is only ever imported by the bench
+scripts: pytest does not collect this folder (testpaths is tests/).
+"""
+
+import json
+import os
+import sys
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/quickmed_bench"
+FORBIDDEN_DBS = {"test", "test_test", "postgres", "template0", "template1"}
+
+# The server under test runs as in production (DEBUG off), unthrottled so that
+# the figures measure the code, not the rate limits.
+BENCH_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-only-secret-key-never-used-elsewhere-0123456789",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "TIME_ZONE": "UTC",
+    "THROTTLE_RATE_BOOKING": "100000/min",
+    "THROTTLE_RATE_LOGIN": "100000/min",
+    "THROTTLE_RATE_SIGNUP": "100000/min",
+}
+
+# The floor reads exactly the columns the slot and doctor JSON show.
+SLOT_COLUMNS = [
+    "id", "doctor_id", "date", "start_time", "end_time", "duration", "is_available",
+    "is_booked", "doctor__full_name", "doctor__specialization",
+    "doctor__years_of_experience", "doctor__consultation_fee", "doctor__clinic_address",
+]  # fmt: skip
+DOCTOR_COLUMNS = [
+    "id", "full_name", "specialization", "years_of_experience", "consultation_fee",
+    "clinic_address",
+]  # fmt: skip
+
+SPECIALIZATIONS = ["pediatric", "cardiology", "dermatology", "orthopedics", "general", ""]
+SLOT_MINUTES = 30
+SLOTS_PER_DAY = 16  # 08:00 to 16:00
+
+
+def bench_env(db_url):
+    return dict(BENCH_ENV, DATABASE_URL=db_url)
+
+
+def ensure_database(db_url):
+    """Create the bench database if it is missing; refuse anything but a bench one."""
+    import psycopg
+
+    parts = urlsplit(db_url)
+    name = parts.path.lstrip("/")
+    if parts.scheme not in ("postgres", "postgresql") or not name:
+        sys.exit(f"bench: DATABASE_URL must be a PostgreSQL URL with a database name: {db_url}")
+    if name in FORBIDDEN_DBS:
+        sys.exit(f"bench: refusing to use the {name!r} database; pick a dedicated one")
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django(db_url):
+    """Configure this process like the server: same settings, the bench database."""
+    os.environ.update(bench_env(db_url))
+    # Per-process throttle counters: the bench needs no Redis (and is unthrottled anyway).
+    os.environ.pop("REDIS_URL", None)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def _user(email, **fields):
+    from accounts.models import UserProfile
+
+    user = UserProfile.objects.filter(email=email).first()
+    if user is None:
+        # No password: the bench mints tokens directly, and hashing costs seconds.
+        user = UserProfile(email=email, **fields)
+        user.set_unusable_password()
+        user.save()
+    return user
+
+
+def doctors(count):
+    """`count` doctors whose fields take every shape the JSON has (fee unset, cents, ...)."""
+    made = []
+    for i in range(count):
+        fee = None if i % 10 == 3 else Decimal("499.50") if i % 7 == 1 else Decimal(300 + 50 * i)
+        made.append(
+            _user(
+                f"bench-doctor-{i}@bench.invalid",
+                full_name=f"Dr Bench {i}",
+                user_type="doctor",
+                specialization=SPECIALIZATIONS[i % len(SPECIALIZATIONS)],
+                years_of_experience=None if i % 9 == 4 else i % 40,
+                consultation_fee=fee,
+                clinic_address=f"{i} MG Road, Bengaluru",
+            )
+        )
+    return made
+
+
+def patients(count):
+    return [
+        _user(f"bench-patient-{i}@bench.invalid", full_name=f"Patient {i}", user_type="user")
+        for i in range(count)
+    ]
+
+
+def access_token(user):
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    return str(RefreshToken.for_user(user).access_token)
+
+
+def first_day():
+    """Tomorrow in the clinic's zone: no seeded slot is past, whatever the hour."""
+    from django.utils import timezone
+
+    return timezone.localdate() + timedelta(days=1)
+
+
+def build_slots(doctor_list, count, start_day=None):
+    """`count` future slots spread evenly over the doctors, 16 half-hour slots a day each."""
+    from doctor.models import TimeSlot
+
+    start_day = start_day or first_day()
+    slots = []
+    for n in range(count):
+        doctor = doctor_list[n % len(doctor_list)]
+        k = n // len(doctor_list)  # the doctor's k-th slot
+        day = start_day + timedelta(days=k // SLOTS_PER_DAY)
+        start = datetime.combine(date.min, time(8)) + timedelta(
+            minutes=SLOT_MINUTES * (k % SLOTS_PER_DAY)
+        )
+        slots.append(
+            TimeSlot(
+                doctor=doctor,
+                date=day,
+                start_time=start.time(),
+                end_time=(start + timedelta(minutes=SLOT_MINUTES)).time(),
+                duration=SLOT_MINUTES,
+            )
+        )
+    return slots
+
+
+def reset_slots():
+    """Empty the slot and booking tables (TRUNCATE: deleting 100,000 rows one by one is slow)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE doctor_booking, doctor_timeslot RESTART IDENTITY")
+
+
+def insert_slots(slots):
+    from doctor.models import TimeSlot
+
+    return TimeSlot.objects.bulk_create(slots, batch_size=5000)
+
+
+def analyze():
+    """Fresh planner statistics, as autovacuum would give a table that has been in use."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE doctor_timeslot")
+        cursor.execute("VACUUM ANALYZE doctor_booking")
+        cursor.execute("VACUUM ANALYZE accounts_userprofile")
+
+
+def seed(n_slots, n_doctors):
+    """N future bookable slots over M doctors, on empty slot and booking tables."""
+    doctor_list = doctors(n_doctors)
+    reset_slots()
+    insert_slots(build_slots(doctor_list, n_slots))
+    analyze()
+    return doctor_list
+
+
+def encode(rows):
+    """JSON bytes with the same encoder and separators as DRF's JSONRenderer, so
+    dates, times and Decimals cost what they cost in the real response."""
+    from rest_framework.utils.encoders import JSONEncoder
+
+    return json.dumps(rows, cls=JSONEncoder, separators=(",", ":"), ensure_ascii=False).encode()
