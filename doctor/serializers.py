@@ -109,13 +109,69 @@ class DoctorCardSerializer(DoctorMiniSerializer):
         return card
 
 
+# The list endpoints read slots with .values(SLOT_ROW_FIELDS): a dict per row,
+# with the doctor's columns beside the slot's, costs a fraction of two model
+# instances per row (docs/performance.md).
+SLOT_ROW_FIELDS = (
+    "id",
+    "doctor_id",
+    "date",
+    "start_time",
+    "end_time",
+    "duration",
+    "is_available",
+    "is_booked",
+    "doctor__full_name",
+    "doctor__specialization",
+    "doctor__years_of_experience",
+    "doctor__consultation_fee",
+    "doctor__clinic_address",
+)
+
+
+def _row_doctor_mini(row):
+    fee = row["doctor__consultation_fee"]
+    return {
+        "id": row["doctor_id"],
+        "fullName": row["doctor__full_name"],
+        "specialization": row["doctor__specialization"],
+        "years_of_experience": row["doctor__years_of_experience"],
+        "consultation_fee": None if fee is None else _FEE.to_representation(fee),
+        "clinic_address": row["doctor__clinic_address"],
+    }
+
+
+def _row_slot(row, doctors):
+    details = doctors.get(row["doctor_id"])
+    if details is None:
+        details = doctors[row["doctor_id"]] = _row_doctor_mini(row)
+    return {
+        "id": row["id"],
+        "doctor": row["doctor_id"],
+        "doctor_details": dict(details),
+        "date": row["date"].isoformat(),
+        "start_time": row["start_time"].isoformat(),
+        "end_time": row["end_time"].isoformat(),
+        "duration": row["duration"],
+        "is_available": row["is_available"],
+        "is_booked": row["is_booked"],
+    }
+
+
 class TimeSlotListSerializer(serializers.ListSerializer):
-    """Slots in a list share few doctors: each doctor's dict is built once per list."""
+    """Slots in a list share few doctors: each doctor's dict is built once per list.
+
+    Takes model instances, or the dicts of .values(*SLOT_ROW_FIELDS).
+    """
 
     def to_representation(self, data):
         rows = data.all() if isinstance(data, models.manager.BaseManager) else data
         doctors = {}
-        return [self.child.slot_dict(slot, doctors) for slot in rows]
+        build = self.child.slot_dict
+        return [
+            _row_slot(slot, doctors) if isinstance(slot, dict) else build(slot, doctors)
+            for slot in rows
+        ]
 
 
 class TimeSlotSerializer(serializers.ModelSerializer):

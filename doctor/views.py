@@ -30,6 +30,7 @@ from doctor.filters import AvailableSlotFilter, DoctorFilter, OwnSlotFilter, fil
 from doctor.models import Booking, TimeSlot
 from doctor.pagination import list_response
 from doctor.serializers import (
+    SLOT_ROW_FIELDS,
     BookingSerializer,
     BulkSlotSerializer,
     DoctorBookingSerializer,
@@ -97,8 +98,8 @@ def doctor_timeslots(request):
     """The caller's own slots (GET), or add one (POST)."""
     if request.method == "GET":
         slots = filtered(OwnSlotFilter, request, TimeSlot.objects.filter(doctor=request.user))
-        slots = slots.order_by("date", "start_time", "id")
-        return list_response(request, slots, TimeSlotSerializer, prepare=_owned_by(request.user))
+        slots = slots.order_by("date", "start_time", "id").values(*SLOT_ROW_FIELDS)
+        return list_response(request, slots, TimeSlotSerializer)
 
     serializer = TimeSlotSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -166,7 +167,7 @@ def doctor_list(request):
 def user_available_slots(request):
     """Every doctor's bookable slots, soonest first."""
     slots = filtered(AvailableSlotFilter, request, TimeSlot.objects.bookable())
-    slots = slots.select_related("doctor").order_by("date", "start_time", "id")
+    slots = slots.order_by("date", "start_time", "id").values(*SLOT_ROW_FIELDS)
     return list_response(request, slots, TimeSlotSerializer)
 
 
