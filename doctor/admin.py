@@ -46,7 +46,7 @@ class TimeSlotAdminForm(forms.ModelForm):
             raise forms.ValidationError("The slot cannot start in the past.")
         # The admin validates inside its save transaction; taking the lock that
         # services.slot_create takes makes check and save one step per doctor.
-        UserProfile.objects.select_for_update().filter(pk=doctor.pk).first()
+        services.lock_doctor(doctor)
         clash = (
             services.overlapping_slots(doctor=doctor, date=date, start_time=start, end_time=end)
             .exclude(pk=self.instance.pk)

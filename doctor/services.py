@@ -36,7 +36,7 @@ def overlapping_slots(*, doctor, date, start_time, end_time):
     )
 
 
-def _lock_doctor(doctor):
+def lock_doctor(doctor):
     # Serializes slot creation per doctor, so two overlapping creates cannot
     # both pass the overlap check before either inserts.
     get_user_model().objects.select_for_update().filter(pk=doctor.pk).first()
@@ -45,7 +45,7 @@ def _lock_doctor(doctor):
 def _insert_slots(*, doctor, slots):
     """Insert unsaved slots of `doctor` all or nothing, refusing any overlap."""
     with transaction.atomic():
-        _lock_doctor(doctor)
+        lock_doctor(doctor)
         taken = defaultdict(list)
         existing = TimeSlot.objects.filter(doctor=doctor, date__in={s.date for s in slots})
         for old in existing.only("id", "date", "start_time", "end_time"):

@@ -39,14 +39,10 @@ from doctor.serializers import (
 )
 
 
-def _owned_by(doctor):
-    """Attach the caller to rows that are all theirs, instead of joining the user table."""
-
-    def attach(slots):
-        for slot in slots:
-            slot.doctor = doctor
-
-    return attach
+def _attach_doctor(slots, doctor):
+    """These slots are all the caller's: attach the caller instead of joining the user table."""
+    for slot in slots:
+        slot.doctor = doctor
 
 
 ROLE_REFUSALS = {401: UNAUTHENTICATED, 403: FORBIDDEN}
@@ -211,7 +207,7 @@ def bulk_create_slots(request):
     serializer = BulkSlotSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     slots = services.slots_bulk_create(doctor=request.user, **serializer.validated_data)
-    _owned_by(request.user)(slots)
+    _attach_doctor(slots, request.user)
     return Response(TimeSlotSerializer(slots, many=True).data, status=status.HTTP_201_CREATED)
 
 
@@ -259,13 +255,9 @@ def user_bookings(request):
 def doctor_bookings(request):
     """Bookings on the calling doctor's slots, newest first, with who booked."""
     bookings = Booking.objects.filter(slot__doctor=request.user).select_related("slot", "patient")
-
-    def attach_doctor(rows):
-        _owned_by(request.user)([b.slot for b in rows])
-
     return list_response(
         request,
         bookings.order_by("-created_at", "-id"),
         DoctorBookingSerializer,
-        prepare=attach_doctor,
+        prepare=lambda rows: _attach_doctor([b.slot for b in rows], request.user),
     )
