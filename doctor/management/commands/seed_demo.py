@@ -6,7 +6,7 @@ doctor has none overlapping it. Refuses to run with DEBUG off unless --force is
 given, so accounts with a published password never reach production by accident.
 """
 
-from datetime import datetime, time, timedelta
+from datetime import time, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import UserProfile, UserType
 from doctor.models import TimeSlot
-from doctor.services import overlapping_slots
+from doctor.services import overlapping_slots, plan_slots
 
 DEMO_PASSWORD = "Demo-pass-2026"
 
@@ -78,21 +78,6 @@ def next_weekdays(count):
     return days
 
 
-def day_slots(doctor, day):
-    """Back-to-back SLOT_MINUTES slots from DAY_START to DAY_END, unsaved."""
-    step = timedelta(minutes=SLOT_MINUTES)
-    start, last = datetime.combine(day, DAY_START), datetime.combine(day, DAY_END)
-    while start + step <= last:
-        yield TimeSlot(
-            doctor=doctor,
-            date=day,
-            start_time=start.time(),
-            end_time=(start + step).time(),
-            duration=SLOT_MINUTES,
-        )
-        start += step
-
-
 class Command(BaseCommand):
     help = "Create demo doctors, patients, an admin and upcoming slots (local use only)."
 
@@ -136,10 +121,19 @@ class Command(BaseCommand):
 
     def add_slots(self, doctor):
         """The week's slots for `doctor`, skipping any that would overlap one already there."""
+        days = next_weekdays(DAYS)
+        planned = plan_slots(
+            doctor=doctor,
+            date=days[0],
+            date_to=days[-1],
+            weekdays=range(5),
+            start_time=DAY_START,
+            end_time=DAY_END,
+            duration=SLOT_MINUTES,
+        )
         new = [
             slot
-            for day in next_weekdays(DAYS)
-            for slot in day_slots(doctor, day)
+            for slot in planned
             if not overlapping_slots(
                 doctor=doctor, date=slot.date, start_time=slot.start_time, end_time=slot.end_time
             ).exists()
