@@ -1,4 +1,6 @@
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.cache import cache
@@ -6,9 +8,9 @@ from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from tests.factories import DoctorFactory, PatientFactory, UserFactory
+from tests.factories import PASSWORD, DoctorFactory, PatientFactory, UserFactory
 
-PASSWORD = "S3cure-pass-123"
+__all__ = ["PASSWORD", "bearer", "client_for", "on_postgres", "run_together"]
 
 
 def on_postgres():
@@ -37,6 +39,25 @@ def pytest_sessionfinish(session, exitstatus):
 
 def bearer(user):
     return f"Bearer {RefreshToken.for_user(user).access_token}"
+
+
+def run_together(calls):
+    """Run each call in its own thread, all released at once; return their results in order.
+
+    Each thread closes its own database connection, so on PostgreSQL every call
+    is a separate session, as separate server processes would be.
+    """
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        try:
+            barrier.wait(timeout=10)
+            return call()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
 
 
 def client_for(user):

@@ -6,6 +6,9 @@ from django.utils import timezone
 
 from doctor.models import Booking, TimeSlot
 
+# The one password every test user has.
+PASSWORD = "S3cure-pass-123"
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -15,7 +18,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     full_name = factory.Faker("name")
     user_type = "user"
-    password = factory.PostGenerationMethodCall("set_password", "S3cure-pass-123")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
     def saved(obj, create, extracted, **kwargs):

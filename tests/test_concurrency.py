@@ -4,32 +4,13 @@ SQLite has no row locks (and serializes writers anyway), so these only mean
 something on PostgreSQL; CI's PostgreSQL leg must run them, never skip them.
 """
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection
 
 from doctor.models import Booking, TimeSlot
-from tests.conftest import client_for
+from tests.conftest import client_for, run_together
 from tests.factories import DoctorFactory, PatientFactory, TimeSlotFactory, tomorrow
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(calls):
-    """Run each call in its own thread, all released at once; return their results."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call):
-        try:
-            barrier.wait(timeout=10)
-            return call()
-        finally:
-            connection.close()  # this thread's own connection
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def booking(client, slot_id):

@@ -8,13 +8,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from tests.factories import DoctorFactory, PatientFactory, UserFactory
+from tests.factories import PASSWORD, DoctorFactory, PatientFactory, UserFactory
 
 LOGIN_URL = "/api/login/"
 TOKEN_URL = "/api/token/"
 REFRESH_URL = "/api/token/refresh/"
 PROFILE_URL = "/api/profile/"
-PASSWORD = "S3cure-pass-123"
 
 pytestmark = pytest.mark.django_db
 

@@ -3,9 +3,9 @@
 import pytest
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
-pytestmark = pytest.mark.django_db
+from tests.factories import PASSWORD
 
-PASSWORD = "S3cure-pass-123"
+pytestmark = pytest.mark.django_db
 
 
 def login(api_client, user):

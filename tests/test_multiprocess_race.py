@@ -9,11 +9,9 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from datetime import time as dt_time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 from django.db import connection
 
 from doctor.models import Booking, TimeSlot
-from tests.conftest import bearer
+from tests.conftest import bearer, run_together
 from tests.factories import PatientFactory, TimeSlotFactory, tomorrow
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -96,14 +94,9 @@ def book(base, slot_id, token):
 
 
 def race(bases, slot_id, tokens):
-    barrier = threading.Barrier(len(tokens))
-
-    def one(index):
-        barrier.wait(timeout=10)
-        return book(bases[index % 2], slot_id, tokens[index])  # half to each process
-
-    with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
-        return list(pool.map(one, range(len(tokens))))
+    # Half the clients to each process.
+    calls = [(lambda i=i: book(bases[i % 2], slot_id, tokens[i])) for i in range(len(tokens))]
+    return run_together(calls)
 
 
 def test_two_processes_give_exactly_one_booking_per_slot_in_every_round(two_servers):

@@ -1,22 +1,20 @@
 """GET /api/profile/ and PATCH /api/profile/update/: the contract's "Accounts" section."""
 
 import json
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import UserProfile
-from tests.factories import DoctorFactory, PatientFactory
+from tests.conftest import run_together
+from tests.factories import PASSWORD, DoctorFactory, PatientFactory
 
 PROFILE_URL = "/api/profile/"
 UPDATE_URL = "/api/profile/update/"
-PASSWORD = "S3cure-pass-123"
 PATIENT_KEYS = {"id", "email", "fullName", "userType", "phone"}
 DOCTOR_KEYS = PATIENT_KEYS | {
     "specialization",
@@ -641,24 +639,12 @@ def test_a_json_body_that_is_not_an_object_is_a_client_error(patient_client, pat
 def test_two_accounts_racing_for_one_new_address_end_with_only_one_holding_it():
     racers = [PatientFactory(), PatientFactory(), DoctorFactory()]
     addresses = ["wanted@example.com", "WANTED@example.com", "Wanted@Example.com"]
-    barrier = threading.Barrier(len(racers))
-    statuses = []
 
     def attempt(user, address):
-        try:
-            client = client_with(f"Bearer {AccessToken.for_user(user)}")
-            barrier.wait(timeout=10)
-            statuses.append(patch(client, {"email": address}).status_code)
-        finally:
-            connection.close()
+        client = client_with(f"Bearer {AccessToken.for_user(user)}")
+        return lambda: patch(client, {"email": address}).status_code
 
-    threads = [
-        threading.Thread(target=attempt, args=pair) for pair in zip(racers, addresses, strict=True)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses = run_together([attempt(*pair) for pair in zip(racers, addresses, strict=True)])
 
     assert sorted(statuses) == [200, 400, 400]
     assert UserProfile.objects.filter(email__iexact="wanted@example.com").count() == 1

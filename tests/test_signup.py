@@ -1,15 +1,14 @@
 """POST /api/signup/: the contract's "Accounts" section, signup rules."""
 
 import json
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import UserProfile
+from tests.conftest import run_together
 from tests.factories import DoctorFactory, PatientFactory
 
 URL = "/api/signup/"
@@ -463,24 +462,13 @@ def test_it_refuses_the_same_signup_sent_twice(api_client):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_signups_with_one_address_create_exactly_one_account():
     emails = ["race@example.com", "RACE@example.com", "Race@Example.com", "race@EXAMPLE.com"]
-    barrier = threading.Barrier(len(emails))
-    statuses = []
-    bodies = []
 
     def attempt(email):
-        try:
-            barrier.wait(timeout=10)
-            response = signup(APIClient(), patient_body(email=email))
-            statuses.append(response.status_code)
-            bodies.append(response.json())
-        finally:
-            connection.close()
+        return lambda: signup(APIClient(), patient_body(email=email))
 
-    threads = [threading.Thread(target=attempt, args=(email,)) for email in emails]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    responses = run_together([attempt(email) for email in emails])
+    statuses = [r.status_code for r in responses]
+    bodies = [r.json() for r in responses]
 
     assert sorted(statuses) == [201, 400, 400, 400]
     assert bodies.count({"message": "Email already registered"}) == 3
