@@ -1,10 +1,12 @@
 """One place that turns refusals into the contract's reply shapes."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
+
+from config.errors import Invalid, NotFound, Refused
 
 
 class MessageError(exceptions.APIException):
@@ -17,6 +19,12 @@ class MessageError(exceptions.APIException):
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, NotFound):
+        return Response({"message": exc.message}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, Refused):
+        return Response({"message": exc.message}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Invalid):
+        return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, MessageError):
         return Response({"message": exc.message}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
