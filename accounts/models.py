@@ -11,9 +11,37 @@ class UserType(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
+def parse_role(value):
+    """A role as clients send it: any case, spaces around it, `patient` for `user`; "" if none."""
+    role = str(value or "").strip().lower()
+    return UserType.USER.value if role == "patient" else role
+
+
 def normalize_email(email):
     """Emails are stored lower-cased so that one address is one account."""
     return (email or "").strip().lower()
+
+
+# The fields only a doctor has: set by signup and profile update for doctors, shown on
+# their profile and cards, ignored (neither validated nor stored) for anyone else.
+DOCTOR_FIELDS = (
+    "specialization",
+    "years_of_experience",
+    "consultation_fee",
+    "clinic_address",
+    "video_consult_fee",
+    "home_consult_fee",
+    "home_consultation",
+    "languages",
+    "description",
+)
+
+
+def fee_field():
+    """A fee: a JSON number in replies, never negative, null while the doctor leaves it unset."""
+    return models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
 
 
 class UserProfileManager(BaseUserManager):
@@ -41,19 +69,18 @@ class UserProfile(AbstractBaseUser, PermissionsMixin):
     )
     phone = models.CharField(max_length=20, blank=True)
 
-    # Doctor fields; blank/null for patients and for doctors who left them unset.
+    # DOCTOR_FIELDS: blank, null or False for patients and for doctors who left them unset.
     specialization = models.CharField(max_length=100, blank=True)
     years_of_experience = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(80)]
     )
-    consultation_fee = models.DecimalField(
-        max_digits=10,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(0)],
-    )
+    consultation_fee = fee_field()
     clinic_address = models.CharField(max_length=255, blank=True)
+    video_consult_fee = fee_field()
+    home_consult_fee = fee_field()
+    home_consultation = models.BooleanField(default=False)
+    languages = models.CharField(max_length=200, blank=True)
+    description = models.TextField(max_length=2000, blank=True)
 
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
