@@ -110,12 +110,14 @@ def profile(request):
 
 @extend_schema(
     request=ProfileUpdateSerializer,
-    responses={200: ProfileSerializer, 400: FIELD_ERRORS, 401: UNAUTHENTICATED},
+    responses={200: ProfileSerializer, 400: FIELD_ERRORS, 401: UNAUTHENTICATED, 429: THROTTLED},
     description="Every field is also accepted in snake_case. Doctor fields sent for any "
     'other role are ignored. An address another account has is 400 `{"message": '
     '"Email already registered"}`, checked only once every field is valid.',
 )
 @api_view(["PATCH"])
+@throttle_classes([SharedScopedRateThrottle])
+@throttle_scope("profile")
 def profile_update(request):
     """Change the caller's own profile fields (never role, flags or password)."""
     serializer = ProfileUpdateSerializer(request.user, data=request.data, partial=True)

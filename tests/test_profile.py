@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import services
@@ -695,3 +696,50 @@ def test_two_accounts_racing_for_one_new_address_end_with_only_one_holding_it():
     winner = UserProfile.objects.get(email="wanted@example.com")
     others = [snapshot(user)["email"] for user in racers if user.pk != winner.pk]
     assert all(email.startswith("user") for email in others)
+
+
+# --- throttle: profile updates per user ----------------------------------------------------
+
+
+@pytest.fixture
+def profile_rate(monkeypatch):
+    """A low limit for the test; the real one comes from THROTTLE_RATE_PROFILE."""
+    monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "profile", "3/min")
+
+
+def test_the_profile_update_rate_defaults_to_30_a_minute(settings):
+    assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["profile"] == "30/min"
+
+
+def test_profile_updates_answer_429_over_the_limit(profile_rate, patient_client, patient, doctor):
+    # Probing addresses costs the same budget as any update, answered or refused.
+    probe = {"email": doctor.email, "fullName": ""}
+    codes = [patch(patient_client, probe).status_code for _ in range(3)]
+    before = snapshot(patient)
+
+    response = patch(patient_client, {"fullName": "Too Late"})
+
+    assert codes == [400, 400, 400]
+    assert response.status_code == 429
+    wait = response["Retry-After"]
+    assert response.json() == {
+        "detail": f"Request was throttled. Expected available in {wait} seconds."
+    }
+    assert snapshot(patient) == before
+
+
+def test_the_profile_update_limit_is_per_user(profile_rate, patient_client, patient):
+    for _ in range(3):
+        patch(patient_client, {"phone": "1"})
+
+    response = patch(client_for(PatientFactory()), {"fullName": "Not Throttled"})
+
+    assert response.status_code == 200
+    assert patch(patient_client, {"phone": "2"}).status_code == 429
+
+
+def test_reading_the_profile_is_not_throttled(profile_rate, patient_client):
+    for _ in range(3):
+        patch(patient_client, {"phone": "1"})
+
+    assert patient_client.get(reverse("profile")).status_code == 200
