@@ -5,7 +5,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
 from rest_framework_simplejwt import serializers as jwt_serializers
 
-from accounts.models import DOCTOR_FIELDS, UserProfile, UserType, normalize_email, parse_role
+from accounts.models import (
+    DOCTOR_FIELDS,
+    UserProfile,
+    UserType,
+    normalize_email,
+    parse_role,
+    refuse_bidi_controls,
+)
 
 
 def camel_case(name):
@@ -71,8 +78,9 @@ def normalised(data, *, spelling, refused, doctor):
 
 
 # One account per address, whatever its case: accounts.services decides, after validation,
-# so that a taken address never changes how the rest of a body is judged.
-EMAIL_UNCHECKED = {"validators": []}
+# so that a taken address never changes how the rest of a body is judged. (The model's
+# case-sensitive unique check is dropped here; its other rule stays.)
+EMAIL_UNCHECKED = {"validators": [refuse_bidi_controls]}
 
 
 class SignupSerializer(serializers.ModelSerializer):

@@ -743,3 +743,33 @@ def test_reading_the_profile_is_not_throttled(profile_rate, patient_client):
         patch(patient_client, {"phone": "1"})
 
     assert patient_client.get(reverse("profile")).status_code == 200
+
+
+# --- display spoofing: bidirectional controls ---------------------------------------------
+
+BIDI = ["Bidirectional control characters are not allowed."]
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u2066", "\u200f"], ids=["RLO", "LRI", "RLM"])
+def test_a_patient_cannot_take_a_name_with_a_bidirectional_control(patient_client, patient, char):
+    refused(patient_client, patient, {"fullName": f"Asha{char} Rao"}, {"fullName": BIDI})
+
+
+@pytest.mark.parametrize(
+    ("key", "error_key"),
+    [
+        ("full_name", "fullName"),
+        ("email", "email"),
+        ("phone", "phone"),
+        ("specialization", "specialization"),
+        ("clinic_address", "clinicAddress"),
+        ("languages", "languages"),
+        ("description", "description"),
+    ],
+)
+def test_a_doctor_cannot_set_a_bidirectional_control_in_displayed_text(
+    doctor_client, doctor, key, error_key
+):
+    value = "dr@exa\u202emple.com" if key == "email" else "MG \u202eRoad"
+
+    refused(doctor_client, doctor, {key: value}, {error_key: BIDI})

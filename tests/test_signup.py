@@ -825,3 +825,44 @@ def test_a_form_encoded_body_is_refused(api_client):
         'boundary=BoUnDaRyStRiNg; charset=utf-8" in request.'
     }
     assert_no_user_created()
+
+
+# --- display spoofing: bidirectional controls ---------------------------------------------
+
+BIDI = ["Bidirectional control characters are not allowed."]
+BIDI_CONTROLS = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067"]
+BIDI_CONTROLS += ["\u2068", "\u2069", "\u200e", "\u200f", "\u061c"]
+
+
+@pytest.mark.parametrize("char", BIDI_CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
+def test_it_refuses_a_full_name_with_a_bidirectional_control(api_client, char):
+    body = patient_body(full_name=f"Dr {char}evil")
+
+    assert_refused(signup(api_client, body), {"full_name": BIDI})
+
+
+@pytest.mark.parametrize(
+    ("key", "field"),
+    [
+        ("fullName", "full_name"),
+        ("email", "email"),
+        ("phone", "phone"),
+        ("specialization", "specialization"),
+        ("clinicAddress", "clinic_address"),
+        ("languages", "languages"),
+        ("description", "description"),
+    ],
+)
+def test_it_refuses_a_bidirectional_control_in_any_displayed_text(api_client, key, field):
+    value = "lakshman@exa\u202emple.com" if key == "email" else "MG \u202eRoad"
+
+    assert_refused(signup(api_client, react_doctor_body(**{key: value})), {field: BIDI})
+
+
+def test_right_to_left_letters_themselves_are_welcome(api_client):
+    response = signup(
+        api_client, patient_body(full_name="\u05d3\u05e0\u05d4 \u0633\u0627\u0631\u0627")
+    )
+
+    assert response.status_code == 201
+    assert UserProfile.objects.get().full_name == "\u05d3\u05e0\u05d4 \u0633\u0627\u0631\u0627"
