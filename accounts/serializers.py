@@ -28,18 +28,18 @@ PROFILE_FIELDS = ("email", "full_name", "user_type", *OPTIONAL_FIELDS)
 CAMEL_CASE = {name: camel_case(name) for name in PROFILE_FIELDS if "_" in name}
 SNAKE_CASE = {camel: snake for snake, camel in CAMEL_CASE.items()}
 DOCTOR_KEYS = {*DOCTOR_FIELDS, *(CAMEL_CASE.get(name, name) for name in DOCTOR_FIELDS)}
-# Keys that would grant privileges or bypass the password flow: refused outright.
-PRIVILEGED_KEYS = (
-    "is_staff",
-    "isStaff",
-    "is_superuser",
-    "isSuperuser",
-    "is_active",
-    "isActive",
-    "groups",
-    "user_permissions",
-)
-PROFILE_REFUSED_KEYS = (*PRIVILEGED_KEYS, "password", "email_verified")
+# Fields that would grant privileges, or bypass the password and verification flows:
+# refused outright, in either spelling and whatever the value.
+PRIVILEGED_FIELDS = ("is_staff", "is_superuser", "is_active", "groups", "user_permissions")
+PROFILE_LOCKED_FIELDS = (*PRIVILEGED_FIELDS, "password", "email_verified")
+
+
+def both_spellings(names):
+    return tuple(dict.fromkeys(key for name in names for key in (name, camel_case(name))))
+
+
+PRIVILEGED_KEYS = both_spellings(PRIVILEGED_FIELDS)
+PROFILE_REFUSED_KEYS = both_spellings(PROFILE_LOCKED_FIELDS)
 
 
 def respelled(data, spelling):

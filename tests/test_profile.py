@@ -539,13 +539,24 @@ def test_a_doctor_cannot_change_role(doctor_client, doctor, role):
         ("isActive", False),
         ("groups", [1]),
         ("user_permissions", [1]),
+        ("userPermissions", [1]),
+        ("userPermissions", []),
         ("email_verified", True),
+        ("emailVerified", True),
+        ("emailVerified", False),
         ("password", "An0ther-strong-pass"),
     ],
 )
 def test_privilege_keys_are_refused_and_nothing_changes(patient_client, patient, key, value):
     refused(patient_client, patient, {key: value, "fullName": "Sneaky"}, {key: CANNOT_BE_SET})
     assert patient.check_password(PASSWORD)
+
+
+def test_privilege_keys_are_refused_before_any_other_check(patient_client, patient):
+    body = {"isStaff": True, "emailVerified": True, "password": "x", "fullName": "", "email": "?"}
+    errors = dict.fromkeys(["isStaff", "emailVerified", "password"], CANNOT_BE_SET)
+
+    refused(patient_client, patient, body, errors)
 
 
 INVALID_EMAIL = ["Enter a valid email address."]

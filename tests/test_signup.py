@@ -490,6 +490,15 @@ def test_signup_ignores_the_authorization_header(api_client, token):
     assert user.id not in others
 
 
+def test_every_privileged_key_is_reported_at_once(api_client):
+    keys = ["isStaff", "is_superuser", "isActive", "groups", "userPermissions"]
+
+    assert_refused(
+        signup(api_client, patient_body(**dict.fromkeys(keys, True))),
+        dict.fromkeys(keys, CANNOT_BE_SET),
+    )
+
+
 def test_it_ignores_an_id_in_the_body(api_client):
     existing = PatientFactory()
     before = snapshot(existing)
@@ -598,6 +607,8 @@ def test_it_refuses_a_role_signup_cannot_give(api_client, body, errors):
         ("isActive", True),
         ("groups", [1]),
         ("user_permissions", [1]),
+        ("userPermissions", [1]),
+        ("userPermissions", []),
     ],
 )
 def test_it_refuses_keys_that_grant_privileges_whatever_their_value(api_client, key, value):
