@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint format schema serve migrate clean
+.PHONY: run test test-pg lint format schema serve migrate clean faults
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ test-pg: $(VENV)/.installed-dev
 # Fails on any schema error or warning (CI runs it).
 schema: $(VENV)/.installed-dev
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --settings tests.settings --file /dev/null
+
+# PostgreSQL restarted and gunicorn workers SIGKILLed under booking load, on a
+# throwaway PostgreSQL cluster of its own (needs PostgreSQL 15's binaries; ~1 min).
+faults: $(VENV)/.installed-dev
+	bash .ci/faults
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
