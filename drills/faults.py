@@ -387,7 +387,9 @@ def check_rows(replies):
     connection.close()  # the driver's own connection may predate a restart
     slots = {r.slot for r in replies}
     rows = defaultdict(list)
-    for row in Booking.objects.filter(slot_id__in=slots).values("id", "slot_id", "patient_id"):
+    for row in Booking.objects.filter(slot_id__in=slots).values(
+        "id", "slot_id", "patient_id", "status"
+    ):
         rows[row["slot_id"]].append(row)
     problems = []
     problems += check_ok_replies(replies, rows)
@@ -401,10 +403,11 @@ def check_rows(replies):
 
 
 def has_row(reply, rows):
-    """Whether the booking a 200 reply names is a row of that slot and that patient."""
-    wanted = (reply.body.get("booking_id"), reply.slot, reply.patient)
+    """Whether the booking a 200 reply names is an active booking of that slot and patient."""
+    wanted = (reply.body.get("booking_id"), reply.slot, reply.patient, "booked")
     return reply.body.get("slot_id") == reply.slot and any(
-        (row["id"], row["slot_id"], row["patient_id"]) == wanted for row in rows[reply.slot]
+        (row["id"], row["slot_id"], row["patient_id"], row["status"]) == wanted
+        for row in rows[reply.slot]
     )
 
 
