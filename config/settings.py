@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "accounts",
     "doctor",
+    "calendars",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +108,10 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+
+# The right-hand side of every calendar event's UID. Calendar apps match updates
+# to events by UID: changing this duplicates every event in every subscriber's app.
+CALENDAR_UID_DOMAIN = "quickmed-slots"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -11,6 +11,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from calendars.models import CalendarFeed
 from tests.conftest import PASSWORD, bearer
 from tests.factories import (
     BookingFactory,
@@ -54,6 +55,7 @@ def world(db):
             "admin": UserFactory(user_type="admin", is_staff=True, is_superuser=True),
         },
         patient=patient,
+        feed_token=CalendarFeed.objects.create(user=patient).token,
         free_slot=TimeSlotFactory(doctor=doctor),
         booked_slot=BookingFactory(
             slot__doctor=doctor, slot__start_time=time(14, 0), patient=patient
@@ -98,9 +100,8 @@ def test_role_matrix(world, method, path, role, expected):
     if role != "anonymous":
         client.credentials(HTTP_AUTHORIZATION=bearer(world.users[role]))
 
-    response = getattr(client, method.lower())(
-        path.replace("{slot}", str(slot.id)), body_for(path, world), format="json"
-    )
+    url = path.replace("{slot}", str(slot.id)).replace("{token}", world.feed_token)
+    response = getattr(client, method.lower())(url, body_for(path, world), format="json")
 
     assert response.status_code == expected, response.content[:300]
 

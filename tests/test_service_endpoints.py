@@ -84,6 +84,9 @@ DOCUMENTED_PATHS = [
     "/api/doctor/user/timeslots/",
     "/api/doctor/user/bookings/",
     "/api/doctor/bookings/",
+    "/api/profile/calendar/",
+    "/api/profile/calendar/reset/",
+    "/api/calendar/{token}.ics",
 ]
 
 
