@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import UserProfile
-from doctor.models import Booking, TimeSlot, slot_minutes, starts_in_past
+from doctor.models import Booking, TimeSlot
 
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 DATE_FORMATS = ["%Y-%m-%d"]
@@ -222,14 +222,6 @@ class TimeSlotSerializer(serializers.ModelSerializer):
             "is_booked": slot.is_booked,
         }
 
-    def validate(self, attrs):
-        attrs["duration"] = slot_minutes(
-            attrs["date"], attrs["start_time"], attrs["end_time"], attrs.get("duration")
-        )
-        if starts_in_past(attrs["date"], attrs["start_time"]):
-            raise serializers.ValidationError({"non_field_errors": ["Slot cannot be in the past."]})
-        return attrs
-
 
 class BookingSerializer(serializers.ModelSerializer):
     """A booking as its patient sees it."""
@@ -275,8 +267,6 @@ class BulkSlotSerializer(serializers.Serializer):
     duration = serializers.IntegerField(min_value=1, max_value=24 * 60)
 
     def validate(self, attrs):
-        if attrs["end_time"] <= attrs["start_time"]:
-            raise serializers.ValidationError({"end_time": ["Must be after start_time."]})
         date_to = attrs.get("date_to") or attrs["date"]
         if date_to < attrs["date"]:
             raise serializers.ValidationError({"date_to": ["Must not be before date."]})

@@ -207,7 +207,6 @@ def bulk_create_slots(request):
     serializer = BulkSlotSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     slots = services.slots_bulk_create(doctor=request.user, **serializer.validated_data)
-    _attach_doctor(slots, request.user)
     return Response(TimeSlotSerializer(slots, many=True).data, status=status.HTTP_201_CREATED)
 
 
