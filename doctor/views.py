@@ -30,12 +30,12 @@ from doctor.filters import AvailableSlotFilter, DoctorFilter, OwnSlotFilter, fil
 from doctor.models import Booking, TimeSlot
 from doctor.pagination import list_response
 from doctor.serializers import (
-    SLOT_ROW_FIELDS,
     BookingSerializer,
     BulkSlotSerializer,
     DoctorBookingSerializer,
     DoctorCardSerializer,
     TimeSlotSerializer,
+    slot_row_columns,
 )
 
 
@@ -94,7 +94,7 @@ def doctor_timeslots(request):
     """The caller's own slots (GET), or add one (POST)."""
     if request.method == "GET":
         slots = filtered(OwnSlotFilter, request, TimeSlot.objects.filter(doctor=request.user))
-        slots = slots.order_by("date", "start_time", "id").values(*SLOT_ROW_FIELDS)
+        slots = slots.order_by("date", "start_time", "id").values(*slot_row_columns())
         return list_response(request, slots, TimeSlotSerializer)
 
     serializer = TimeSlotSerializer(data=request.data)
@@ -163,7 +163,7 @@ def doctor_list(request):
 def user_available_slots(request):
     """Every doctor's bookable slots, soonest first."""
     slots = filtered(AvailableSlotFilter, request, TimeSlot.objects.bookable())
-    slots = slots.order_by("date", "start_time", "id").values(*SLOT_ROW_FIELDS)
+    slots = slots.order_by("date", "start_time", "id").values(*slot_row_columns())
     return list_response(request, slots, TimeSlotSerializer)
 
 
