@@ -77,6 +77,9 @@ class TimeSlotSerializer(ShapedOutput, serializers.ModelSerializer):
     duration = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=24 * 60
     )
+    # Copies under the names the React client reads (contract, Part 3).
+    isAvailable = serializers.BooleanField(source="is_available", read_only=True)
+    isBooked = serializers.BooleanField(source="is_booked", read_only=True)
 
     class Meta:
         model = TimeSlot
@@ -90,6 +93,8 @@ class TimeSlotSerializer(ShapedOutput, serializers.ModelSerializer):
             "duration",
             "is_available",
             "is_booked",
+            "isAvailable",
+            "isBooked",
         ]
         # The doctor is always the caller; the flags change only through
         # toggle, book and cancel.

@@ -112,6 +112,8 @@ def test_it_lists_slots_in_the_contract_shape(doctor, doctor_client):
         "duration": 30,
         "is_available": True,
         "is_booked": False,
+        "isAvailable": True,
+        "isBooked": False,
     }
 
 

@@ -332,3 +332,61 @@ def test_the_doctors_own_list_runs_a_constant_number_of_queries(doctor, django_a
     # The token's user, then the slots; the doctor is attached, not joined.
     with django_assert_num_queries(2):
         assert len(client.get(OWN_URL).json()) == 12
+
+
+# --- isAvailable / isBooked: in every reply that carries a slot ----------------
+
+
+def _own_list(doctor, patient, free, booked):
+    return client_for(doctor).get(OWN_URL), lambda body: body
+
+
+def _available_list(doctor, patient, free, booked):
+    return client_for(patient).get(AVAILABLE_URL), lambda body: body
+
+
+def _create(doctor, patient, free, booked):
+    body = {"date": tomorrow().isoformat(), "start_time": "15:00", "end_time": "15:30"}
+    return client_for(doctor).post(OWN_URL, body), lambda body: [body]
+
+
+def _toggle(doctor, patient, free, booked):
+    return client_for(doctor).patch(reverse("slot-toggle", args=[free.id])), lambda b: [b]
+
+
+def _bulk(doctor, patient, free, booked):
+    body = {"date": tomorrow().isoformat(), "start_time": "16:00", "end_time": "17:00"}
+    return client_for(doctor).post(BULK_URL, {**body, "duration": 30}), lambda body: body
+
+
+def _patients_bookings(doctor, patient, free, booked):
+    return client_for(patient).get(MY_BOOKINGS_URL), lambda body: [b["slot"] for b in body]
+
+
+def _doctors_bookings(doctor, patient, free, booked):
+    response = client_for(doctor).get(reverse("doctor-bookings"))
+    return response, lambda body: [b["slot"] for b in body]
+
+
+@pytest.mark.parametrize(
+    "call, status, flags",
+    [
+        (_own_list, 200, [(True, False), (False, True)]),
+        (_available_list, 200, [(True, False)]),
+        (_create, 201, [(True, False)]),
+        (_toggle, 200, [(False, False)]),
+        (_bulk, 201, [(True, False), (True, False)]),
+        (_patients_bookings, 200, [(False, True)]),
+        (_doctors_bookings, 200, [(False, True)]),
+    ],
+)
+def test_every_slot_reply_carries_the_camel_case_copies(doctor, patient, call, status, flags):
+    free = TimeSlotFactory(doctor=doctor, start_time=time(9, 0))
+    booked = BookingFactory(patient=patient, slot__doctor=doctor, slot__start_time=time(11, 0))
+
+    response, slots_of = call(doctor, patient, free, booked.slot)
+
+    assert response.status_code == status, response.content
+    slots = slots_of(response.json())
+    assert [(s["is_available"], s["is_booked"]) for s in slots] == flags
+    assert [(s["isAvailable"], s["isBooked"]) for s in slots] == flags
