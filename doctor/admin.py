@@ -70,15 +70,7 @@ class TimeSlotAdminForm(forms.ModelForm):
 @admin.register(TimeSlot)
 class TimeSlotAdmin(admin.ModelAdmin):
     form = TimeSlotAdminForm
-    list_display = (
-        "doctor",
-        "date",
-        "start_time",
-        "end_time",
-        "duration",
-        "is_available",
-        "is_booked",
-    )
+    list_display = (*SLOT_FIELDS, "is_booked")
     list_filter = ("date", "is_available", "is_booked")
     date_hierarchy = "date"
     search_fields = ("doctor__full_name", "doctor__email")

@@ -200,8 +200,10 @@ class ShapeListSerializer(serializers.ListSerializer):
         ]
 
 
+# A mixin for a serializer: its output through its Shape (see the module doc).
+# A comment, not a docstring: the OpenAPI schema would show a docstring as the
+# description of every serializer that mixes this in.
 class ShapedOutput:
-    """Mixin for a serializer: its output through its Shape (see the module doc)."""
 
     def to_representation(self, instance):
         shape = shape_of(type(self))

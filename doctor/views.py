@@ -124,20 +124,31 @@ def delete_slot(request, slot_id):
     return Response({"message": "Slot deleted successfully"})
 
 
-# Public: answered as for an anonymous caller whatever token comes along,
-# since the existing client sends its stored (possibly expired) token everywhere.
-@extend_schema(
-    parameters=[
+def public(view):
+    """Answered as for an anonymous caller whatever token comes along, since the
+    existing client sends its stored (possibly expired) token everywhere."""
+    return authentication_classes([])(permission_classes([AllowAny])(view))
+
+
+def public_list_schema(serializer_class, name, filters):
+    """The OpenAPI of a public list: its filters and the page parameters, no auth."""
+    return extend_schema(
+        parameters=[*filters, *PAGE_PARAMETERS],
+        responses={200: list_or_page(serializer_class, name), 400: FIELD_ERRORS},
+        auth=[],
+    )
+
+
+@public_list_schema(
+    DoctorCardSerializer,
+    "DoctorCard",
+    [
         OpenApiParameter("specialization", str, description="Exact, ignoring case."),
         OpenApiParameter("search", str, description="In name, specialization or address."),
-        *PAGE_PARAMETERS,
     ],
-    responses={200: list_or_page(DoctorCardSerializer, "DoctorCard"), 400: FIELD_ERRORS},
-    auth=[],
 )
 @api_view(["GET"])
-@authentication_classes([])
-@permission_classes([AllowAny])
+@public
 def doctor_list(request):
     """Active doctors as cards."""
     doctors = UserProfile.objects.filter(user_type=UserType.DOCTOR, is_active=True)
@@ -145,21 +156,19 @@ def doctor_list(request):
     return list_response(request, doctors, DoctorCardSerializer)
 
 
-@extend_schema(
-    parameters=[
+@public_list_schema(
+    TimeSlotSerializer,
+    "TimeSlot",
+    [
         OpenApiParameter("doctor", int, description="Only this doctor's slots (the doctor id)."),
         OpenApiParameter("date", date, description="Only slots on this day."),
         OpenApiParameter("date_from", date, description="Only slots on or after this day."),
         OpenApiParameter("date_to", date, description="Only slots on or before this day."),
         OpenApiParameter("specialization", str, description="The doctor's, ignoring case."),
-        *PAGE_PARAMETERS,
     ],
-    responses={200: list_or_page(TimeSlotSerializer, "TimeSlot"), 400: FIELD_ERRORS},
-    auth=[],
 )
 @api_view(["GET"])
-@authentication_classes([])
-@permission_classes([AllowAny])
+@public
 def user_available_slots(request):
     """Every doctor's bookable slots, soonest first."""
     slots = filtered(AvailableSlotFilter, request, TimeSlot.objects.bookable())
