@@ -204,7 +204,6 @@ class ShapeListSerializer(serializers.ListSerializer):
 # A comment, not a docstring: the OpenAPI schema would show a docstring as the
 # description of every serializer that mixes this in.
 class ShapedOutput:
-
     def to_representation(self, instance):
         shape = shape_of(type(self))
         return shape.instance(instance, shape.new_cache())
