@@ -20,9 +20,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import Invalid, NotFound, Refused
-from doctor.models import Booking, TimeSlot
+from doctor.models import Booking, TimeSlot, clinic_now
 
 MAX_BULK_SLOTS = 500
+MAX_DAYS_AHEAD = 730  # a slot starts at most this many days after today
 
 # One text per rule (Part 1's are frozen by the contract).
 SLOT_NOT_FOUND = "Slot not found"
@@ -34,6 +35,7 @@ IN_THE_PAST = "Slot is in the past"
 NOT_BOOKED = "Slot is not booked"
 END_NOT_AFTER_START = "Must be after start_time."
 PARTIAL_MINUTES = "The slot must last a whole number of minutes."
+TOO_FAR_AHEAD = f"Slot starts more than {MAX_DAYS_AHEAD} days from today"
 NOTHING_FITS = "No slot of that duration fits on the chosen days."
 TOO_MANY_AT_ONCE = f"At most {MAX_BULK_SLOTS} slots can be created at once."
 
@@ -93,6 +95,9 @@ def slot_change_refusal(slot, *, delete=False):
 
 def _new_slot_refusal(slot, taken, *, check_past=True):
     """Why `slot` may not be written beside the doctor's `taken` slots, or None."""
+    # First: far-future dates are refused before any datetime arithmetic on them.
+    if slot.date > clinic_now().date() + timedelta(days=MAX_DAYS_AHEAD):
+        return TOO_FAR_AHEAD
     if check_past and slot.is_past:
         return IN_THE_PAST
     clash = next((old for old in taken if old.pk != slot.pk and overlaps(slot, old)), None)
@@ -165,26 +170,40 @@ def slot_create(*, doctor, date, start_time, end_time, duration=None, is_availab
     return created
 
 
+def _clock(value):
+    """A time of day as the timedelta since midnight: arithmetic that never
+    leaves the day's date (and so never overflows at 9999-12-31)."""
+    return timedelta(hours=value.hour, minutes=value.minute, seconds=value.second)
+
+
+def _time_of(clock):
+    return (datetime.min + clock).time()
+
+
 def plan_slots(*, doctor, date, date_to, weekdays, start_time, end_time, duration):
     """Back-to-back slots of `duration` minutes from start_time to end_time on each
     chosen weekday; stops one past MAX_BULK_SLOTS so a huge request costs nothing."""
-    step = timedelta(minutes=duration)
+    step, start, last = timedelta(minutes=duration), _clock(start_time), _clock(end_time)
+    starts = []
+    while start + step <= last:
+        starts.append(start)
+        start += step
     slots = []
-    day = date
-    while day <= date_to and len(slots) <= MAX_BULK_SLOTS:
-        start, last = datetime.combine(day, start_time), datetime.combine(day, end_time)
-        while day.weekday() in weekdays and start + step <= last:
-            slots.append(
+    for offset in range((date_to - date).days + 1):
+        day = date + timedelta(days=offset)
+        if day.weekday() in weekdays:
+            slots += [
                 TimeSlot(
                     doctor=doctor,
                     date=day,
-                    start_time=start.time(),
-                    end_time=(start + step).time(),
+                    start_time=_time_of(clock),
+                    end_time=_time_of(clock + step),
                     duration=duration,
                 )
-            )
-            start += step
-        day += timedelta(days=1)
+                for clock in starts
+            ]
+        if len(slots) > MAX_BULK_SLOTS:
+            break
     return slots
 
 

@@ -3,6 +3,7 @@
 from datetime import time, timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from doctor.models import TimeSlot
@@ -199,3 +200,39 @@ def test_bulk_is_for_doctors_only(request, client_name, code):
     response = request.getfixturevalue(client_name).post(URL, body(), format="json")
     assert response.status_code == code
     assert not TimeSlot.objects.exists()
+
+
+FAR = "Slot starts more than 730 days from today"
+
+
+def test_a_far_future_date_is_refused_not_a_crash(doctor_client):
+    response = doctor_client.post(
+        reverse("slot-bulk"), body(date="9999-12-31", end_time="10:00"), format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": [f"9999-12-31 09:00-09:30: {FAR}", f"9999-12-31 09:30-10:00: {FAR}"]
+    }
+    assert not TimeSlot.objects.exists()
+
+
+def test_a_run_crossing_the_horizon_is_refused_whole_naming_the_days_beyond(doctor_client):
+    today = timezone.localdate()
+    last, beyond = today + timedelta(days=730), today + timedelta(days=731)
+    response = doctor_client.post(
+        reverse("slot-bulk"),
+        body(date=last.isoformat(), date_to=beyond.isoformat(), end_time="09:30"),
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": [f"{beyond} 09:00-09:30: {FAR}"]}
+    assert not TimeSlot.objects.exists()
+
+
+def test_a_run_ending_on_the_horizon_is_accepted(doctor_client):
+    last = timezone.localdate() + timedelta(days=730)
+    response = doctor_client.post(
+        reverse("slot-bulk"), body(date=last.isoformat(), end_time="09:30"), format="json"
+    )
+    assert response.status_code == 201
+    assert TimeSlot.objects.get().date == last
