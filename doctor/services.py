@@ -17,6 +17,7 @@ from rest_framework.exceptions import ValidationError
 
 from config.exceptions import MessageError
 from doctor.models import Booking, TimeSlot
+from events.services import booking_data, event_emit
 
 SLOT_NOT_FOUND = "Slot not found"
 MAX_BULK_SLOTS = 500
@@ -157,7 +158,9 @@ def slot_book(*, slot_id, patient):
         slot.is_booked = True
         slot.is_available = False
         slot.save(update_fields=["is_booked", "is_available"])
-        return Booking.objects.create(slot=slot, patient=patient)
+        booking = Booking.objects.create(slot=slot, patient=patient)
+        event_emit("booking.created", booking_data(booking))
+    return booking
 
 
 def booking_cancel(*, slot_id, user=None, booking_id=None):
@@ -185,5 +188,6 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
         slot.is_booked = False
         slot.is_available = True
         slot.save(update_fields=["is_booked", "is_available"])
+        event_emit("booking.cancelled", booking_data(booking))
     booking.slot = slot
     return booking
