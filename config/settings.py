@@ -138,8 +138,10 @@ else:
 # `make run` and `make test` need neither Redis nor a worker: events then wait
 # in the outbox until a worker's periodic sweep finds them.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
-# One queue name per deployment, so that two deployments can share a Redis.
+# The queue's name, and the prefix of every broker key: two deployments (or
+# test runs) with different names can share one Redis without meeting.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="quickmed")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{CELERY_TASK_DEFAULT_QUEUE}:"}
 # A task is acknowledged only after it ran, and re-queued when its worker
 # process dies; every task is harmless twice (see events.services).
 CELERY_TASK_ACKS_LATE = True
