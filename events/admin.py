@@ -1,6 +1,7 @@
 """Staff edit webhook endpoints; events, deliveries and attempts are a read-only
 record of what was sent (the outbox and its workers write them)."""
 
+from django import forms
 from django.contrib import admin
 
 from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
@@ -17,8 +18,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "secret", "event_types", "enabled"]
+
+    def clean_event_types(self):
+        types = self.cleaned_data["event_types"]
+        if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+            raise forms.ValidationError('A list of event types, e.g. ["booking.created"].')
+        return types
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
     list_display = ["url", "event_types", "enabled", "created_at"]
     list_filter = ["enabled"]
     search_fields = ["url"]

@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks import Webhook
@@ -289,3 +290,66 @@ def test_a_secret_without_the_whsec_prefix_is_refused_by_the_admin_form():
         endpoint.full_clean()
 
     assert refused.value.message_dict == {"secret": ["A secret is whsec_ followed by base64."]}
+
+
+@pytest.fixture
+def staff(admin_user):
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def test_staff_see_events_deliveries_and_attempts_read_only_in_the_admin(staff):
+    delivery = emit()
+    with mock.patch("events.services.post", return_value=(500, "")):
+        services.delivery_attempt(delivery.pk)
+    attempt = DeliveryAttempt.objects.get()
+
+    pages = [
+        reverse("admin:events_event_change", args=[delivery.event_id]),
+        reverse("admin:events_delivery_change", args=[delivery.pk]),
+        reverse("admin:events_deliveryattempt_changelist"),
+        reverse("admin:events_deliveryattempt_change", args=[attempt.pk]),
+    ]
+
+    assert [staff.get(page).status_code for page in pages] == [200] * 4
+    assert "HTTP 500" in staff.get(pages[2]).content.decode()
+    assert staff.get(reverse("admin:events_delivery_add")).status_code == 403
+    response = staff.post(pages[1], {"status": "delivered"})
+    assert response.status_code == 403
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"
+
+
+def test_staff_add_a_webhook_endpoint_in_the_admin(staff):
+    response = staff.post(
+        reverse("admin:events_webhookendpoint_add"),
+        {
+            "url": "https://hooks.example.com/q",
+            "secret": ENV_SECRET,
+            "event_types": '["booking.created"]',
+            "enabled": "on",
+        },
+    )
+
+    assert response.status_code == 302
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.url, endpoint.secret, endpoint.event_types, endpoint.enabled) == (
+        "https://hooks.example.com/q",
+        ENV_SECRET,
+        ["booking.created"],
+        True,
+    )
+
+
+def test_event_types_that_are_not_a_list_of_names_are_refused_in_the_admin(staff):
+    response = staff.post(
+        reverse("admin:events_webhookendpoint_add"),
+        {"url": "https://hooks.example.com/q", "secret": ENV_SECRET, "event_types": '"all"'},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "event_types": ['A list of event types, e.g. ["booking.created"].']
+    }
+    assert WebhookEndpoint.objects.count() == 0
