@@ -141,7 +141,13 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://
 # The queue's name, and the prefix of every broker key: two deployments (or
 # test runs) with different names can share one Redis without meeting.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="quickmed")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{CELERY_TASK_DEFAULT_QUEUE}:"}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "global_keyprefix": f"{CELERY_TASK_DEFAULT_QUEUE}:",
+    "socket_connect_timeout": 2,
+}
+# A booking enqueues its deliveries after commit: with the broker unreachable
+# that costs the request a few seconds at most, then the sweep takes over.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_max": 0.2}
 # A task is acknowledged only after it ran, and re-queued when its worker
 # process dies; every task is harmless twice (see events.services).
 CELERY_TASK_ACKS_LATE = True

@@ -6,7 +6,6 @@ Runs on PostgreSQL (the workers are separate processes on the test database);
 each test uses its own queue and key prefix in Redis database 5.
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -256,7 +255,9 @@ def test_a_worker_killed_mid_delivery_loses_nothing(start_worker, receiver):
 
 def test_two_workers_deliver_each_event_once_per_endpoint(start_worker, receiver):
     WebhookEndpoint.objects.create(url=receiver.url("/second"), secret=SECRET)
-    start_worker(), start_worker()  # both with --beat: the claim makes two sweeps harmless
+    # Both with --beat: the claim makes two sweeps harmless.
+    start_worker()
+    start_worker()
     patients = PatientFactory.create_batch(8)
     slots = [TimeSlotFactory(date=tomorrow(), start_time=dt_time(8 + n)) for n in range(8)]
 
@@ -269,4 +270,4 @@ def test_two_workers_deliver_each_event_once_per_endpoint(start_worker, receiver
     assert sorted(received) == sorted((p, e) for p in ("/hook", "/second") for e in event_ids)
     assert len(receiver.calls) == 16
     assert set(Delivery.objects.values_list("attempts", flat=True)) == {1}
-    assert json.dumps(receiver.calls[0][2])  # every payload verified and parsed
+    assert {c[2]["type"] for c in receiver.calls} == {"booking.created"}  # all verified
