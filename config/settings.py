@@ -137,7 +137,7 @@ else:
 # Without CELERY_BROKER_URL or REDIS_URL the broker is in-process memory, so
 # `make run` and `make test` need neither Redis nor a worker: events then wait
 # in the outbox until a worker's periodic sweep finds them.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
 # The queue's name, and the prefix of every broker key: two deployments (or
 # test runs) with different names can share one Redis without meeting.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="quickmed")
