@@ -182,6 +182,8 @@ WEBHOOK_RETRY_SECONDS = env.float("WEBHOOK_RETRY_SECONDS", default=30.0)
 # Reminder emails, through Django's email backend (console unless EMAIL_URL).
 REMINDER_HOURS = env.float("REMINDER_HOURS", default=24.0)
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# A reminder is sent while its booking row is locked: never wait long on SMTP.
+EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="QuickMed Slots <no-reply@localhost>")
 
 # Deployments behind TLS (see docs/deployment.md); all off by default so that a

@@ -8,6 +8,7 @@ so two workers never attempt it at once, and the periodic sweep re-enqueues
 what is due or was left by a dead worker. Every task is harmless twice.
 """
 
+import http.client
 import json
 import logging
 import urllib.error
@@ -141,7 +142,7 @@ def post(request):
             return response.status, ""
     except urllib.error.HTTPError as error:
         return error.code, ""
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, http.client.HTTPException) as error:
         return None, f"{type(error).__name__}: {error}"[:1000]
 
 

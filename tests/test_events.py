@@ -1,7 +1,9 @@
 """The events outbox: emitted in the booking's transaction, signed per Standard
 Webhooks, retried with backoff for 24 hours, claimed by one worker at a time."""
 
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from unittest import mock
 
 import pytest
@@ -353,3 +355,40 @@ def test_event_types_that_are_not_a_list_of_names_are_refused_in_the_admin(staff
         "event_types": ['A list of event types, e.g. ["booking.created"].']
     }
     assert WebhookEndpoint.objects.count() == 0
+
+
+def test_a_receiver_that_is_not_listening_is_a_recorded_error_and_a_retry(settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 2
+    delivery = emit()  # to 127.0.0.1:9, where nothing listens
+
+    services.delivery_attempt(delivery.pk)
+
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.status_code is None
+    assert attempt.error.startswith("URLError: ")
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+
+
+class RedirectingReceiver(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.send_response(302)
+        self.send_header("location", "/elsewhere")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt():
+    server = HTTPServer(("127.0.0.1", 0), RedirectingReceiver)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    endpoint = WebhookEndpointFactory(url=f"http://127.0.0.1:{server.server_address[1]}/hook")
+    delivery = emit()
+
+    services.delivery_attempt(delivery.pk)
+
+    server.server_close()
+    assert DeliveryAttempt.objects.get().status_code == 302
+    delivery.refresh_from_db()
+    assert (delivery.endpoint, delivery.status) == (endpoint, "pending")
