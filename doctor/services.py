@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from config.errors import Invalid, NotFound, Refused
 from doctor.models import Booking, TimeSlot, clinic_now
+from events.services import booking_data, event_emit
 
 MAX_BULK_SLOTS = 500
 MAX_DAYS_AHEAD = 730  # a slot starts at most this many days after today
@@ -296,7 +297,9 @@ def slot_book(*, slot_id, patient):
         slot.is_booked = True
         slot.is_available = False
         slot.save(update_fields=["is_booked", "is_available"])
-        return Booking.objects.create(slot=slot, patient=patient)
+        booking = Booking.objects.create(slot=slot, patient=patient)
+        event_emit("booking.created", booking_data(booking))
+    return booking
 
 
 def booking_cancel(*, slot_id, user=None, booking_id=None):
@@ -324,5 +327,6 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
         slot.is_booked = False
         slot.is_available = True
         slot.save(update_fields=["is_booked", "is_available"])
+        event_emit("booking.cancelled", booking_data(booking))
     booking.slot = slot
     return booking
