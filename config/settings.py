@@ -120,12 +120,18 @@ STORAGES = {
 # Throttle counters live in the cache: Redis when REDIS_URL is set, so limits
 # hold across processes and hosts; otherwise each process counts on its own.
 REDIS_URL = env.str("REDIS_URL", default="")
+# A Redis that accepts connections but never answers must cost a request a
+# fraction of a second, not the OS's TCP timeouts: throttles then fail open and
+# health reports the cache down (see docs/deployment.md).
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.3)
+REDIS_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "quickmed",
+            "OPTIONS": REDIS_OPTIONS,
         }
     }
 else:

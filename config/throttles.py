@@ -5,6 +5,9 @@ from rest_framework.throttling import ScopedRateThrottle
 
 logger = logging.getLogger(__name__)
 
+# What an unreachable, hung or failing Redis raises through Django's cache.
+CACHE_ERRORS = (RedisError, OSError)
+
 
 class SharedScopedRateThrottle(ScopedRateThrottle):
     """DRF's scoped throttle, failing open if the shared cache is unreachable.
@@ -16,6 +19,6 @@ class SharedScopedRateThrottle(ScopedRateThrottle):
     def allow_request(self, request, view):
         try:
             return super().allow_request(request, view)
-        except (RedisError, OSError):
+        except CACHE_ERRORS:
             logger.warning("throttle cache unreachable; %s not throttled", self.scope)
             return True

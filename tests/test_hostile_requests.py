@@ -1,6 +1,7 @@
 """Hostile requests under /api/ get a clean JSON 4xx, never a 500 or an HTML page."""
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,42 @@ def test_nesting_within_reason_still_parses(api_client):
 
     assert response.status_code == 401
     assert response.json() == {"error": "Invalid credentials"}
+
+
+def test_a_body_over_the_upload_limit_is_a_json_400(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = '{"email": "' + "a" * 2048 + '"}'
+
+    response = Client().post(reverse("login"), body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Request body too large."}
+
+
+def test_too_many_query_parameters_is_a_json_400(api_client):
+    query = "&".join(f"p{n}=1" for n in range(1001))
+
+    response = Client().get(f"{reverse('doctor-list')}?{query}")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Too many query or form parameters."}
+
+
+def test_a_bad_host_is_a_json_400_under_api():
+    response = Client().get(reverse("health"), HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Invalid Host header."}
+
+
+def test_a_bad_host_outside_api_keeps_djangos_page():
+    response = Client().get("/admin/login/", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
 
 
 def test_an_unknown_method_is_a_json_405(api_client):
