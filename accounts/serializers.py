@@ -1,7 +1,6 @@
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, serializers
-from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework import serializers
 
 from accounts.models import UserProfile, UserType, normalize_email
 
@@ -219,16 +218,3 @@ class ProfileSerializer(serializers.ModelSerializer):
         if taken.exists():
             raise serializers.ValidationError("Email already registered")
         return value
-
-
-class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
-    """simplejwt's refresh looks the token's user up with .get(): a refresh token whose
-    user was deleted raised DoesNotExist, a 500. A bad token is a 401."""
-
-    def validate(self, attrs):
-        try:
-            return super().validate(attrs)
-        except UserProfile.DoesNotExist as exc:
-            raise exceptions.AuthenticationFailed(
-                self.error_messages["no_active_account"], "no_active_account"
-            ) from exc

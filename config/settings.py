@@ -205,8 +205,8 @@ SIMPLE_JWT = {
     # a stolen refresh token works at most once; logout blacklists it at once.
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
-    # A refresh token of a deleted user is a 401, not a 500.
-    "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.TokenRefreshSerializer",
+    # A refresh token is redeemed once even in parallel; a deleted user's is a 401.
+    "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
 }
 
 LOGGING = {
