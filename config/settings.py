@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "axes",
     "accounts",
     "doctor",
 ]
@@ -56,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns an admin lockout into its 429 page (config/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -136,6 +139,29 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Brute-force lockout for /admin/login/ (django-axes, config/lockout.py): after
+# ADMIN_LOGIN_FAILURE_LIMIT failures for one account from one address, that pair
+# is refused (429) for ADMIN_LOCKOUT_MINUTES, counted in the cache above (shared
+# with Redis). Staff unlock early with `manage.py axes_reset_ip_username IP EMAIL`
+# (docs/deployment.md). The API's logins are not counted: they have their throttle.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "config.lockout.AdminLockoutHandler"
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"  # the admin login form's field
+AXES_USERNAME_CALLABLE = "config.lockout.admin_username"
+AXES_CLIENT_IP_CALLABLE = "config.lockout.client_ip"
+AXES_RESET_ON_SUCCESS = True
+# Log the locked-out email and address (never the password): unlocking needs both.
+AXES_SENSITIVE_PARAMETERS = []
+# The cache handler keeps no AccessAttempt rows: no empty axes pages in the admin.
+AXES_ENABLE_ADMIN = False
 
 # Deployments behind TLS (see docs/deployment.md); all off by default so that a
 # plain-HTTP local run keeps working.
