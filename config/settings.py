@@ -160,6 +160,7 @@ AXES_CLIENT_IP_CALLABLE = "config.lockout.client_ip"
 AXES_RESET_ON_SUCCESS = True
 # Log the locked-out email and address (never the password): unlocking needs both.
 AXES_SENSITIVE_PARAMETERS = []
+AXES_VERBOSE = False  # no banner on every manage.py command
 # The cache handler keeps no AccessAttempt rows: no empty axes pages in the admin.
 AXES_ENABLE_ADMIN = False
 
