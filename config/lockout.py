@@ -8,6 +8,7 @@ docs/design.md. Settings: the AXES_* group in config/settings.py.
 import logging
 
 from axes.handlers.cache import AxesCacheHandler
+from axes.helpers import get_cache
 from rest_framework.throttling import BaseThrottle
 
 from config.throttles import CACHE_ERRORS
@@ -23,6 +24,14 @@ class AdminLockoutHandler(AxesCacheHandler):
     An unreachable Redis lets admin logins through, logged, like the throttles.
     """
 
+    def __init__(self):
+        """No cache object captured once for the process (axes' default): see `cache`."""
+
+    @property
+    def cache(self):
+        # The current thread's default cache, as the throttles use it; follows CACHES.
+        return get_cache()
+
     def user_login_failed(self, sender, credentials, request=None, **kwargs):
         if request is None or not self.is_admin_request(request):
             return
@@ -30,6 +39,12 @@ class AdminLockoutHandler(AxesCacheHandler):
             super().user_login_failed(sender, credentials, request, **kwargs)
         except CACHE_ERRORS:
             logger.warning("admin lockout: cache unreachable; failure not counted")
+
+    def user_logged_in(self, sender, request, user, **kwargs):
+        try:
+            super().user_logged_in(sender, request, user, **kwargs)  # clears the count
+        except CACHE_ERRORS:
+            logger.warning("admin lockout: cache unreachable; count not cleared")
 
     def get_failures(self, request, credentials=None):
         try:

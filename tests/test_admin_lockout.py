@@ -21,7 +21,7 @@ def limit(settings):
 
 
 def admin_login(email, password="wrong-password", address="127.0.0.1"):
-    return Client(REMOTE_ADDR=address).post(
+    return Client(REMOTE_ADDR=address, raise_request_exception=False).post(
         ADMIN_LOGIN, {"username": email, "password": password, "next": "/admin/"}
     )
 
