@@ -146,7 +146,7 @@ else:
 # with Redis). Staff unlock early with `manage.py axes_reset_ip_username IP EMAIL`
 # (docs/deployment.md). The API's logins are not counted: they have their throttle.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "config.lockout.AdminLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_HANDLER = "config.lockout.AdminLockoutHandler"

@@ -104,3 +104,9 @@ def test_an_unreachable_cache_lets_the_admin_log_in(settings, admin_user):
 
     assert admin_login(admin_user.email).status_code == 200
     assert admin_login(admin_user.email, PASSWORD).status_code == 302
+
+
+def test_authenticate_without_a_request_still_works(admin_user):
+    # The test client's login() and scripts call authenticate() with no request:
+    # axes has nothing to count there and must not refuse them.
+    assert Client().login(username=admin_user.email, password=PASSWORD) is True
