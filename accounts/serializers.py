@@ -2,8 +2,7 @@ from collections.abc import Mapping
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, serializers
-from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework import serializers
 
 from accounts.models import (
     DOCTOR_FIELDS,
@@ -212,16 +211,3 @@ class ProfileUpdateSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         attrs.pop("user_type", None)  # accepted above only when unchanged
         return attrs
-
-
-class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
-    """simplejwt's refresh looks the token's user up with .get(): a refresh token whose
-    user was deleted raised DoesNotExist, a 500. A bad token is a 401."""
-
-    def validate(self, attrs):
-        try:
-            return super().validate(attrs)
-        except UserProfile.DoesNotExist as exc:
-            raise exceptions.AuthenticationFailed(
-                self.error_messages["no_active_account"], "no_active_account"
-            ) from exc

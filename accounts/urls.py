@@ -8,6 +8,7 @@ from rest_framework_simplejwt.views import (
 )
 
 from accounts import views
+from accounts.tokens import TokenRefreshSerializer
 from config.openapi import FIELD_ERRORS, THROTTLED, UNAUTHENTICATED
 from config.throttles import SharedScopedRateThrottle
 
@@ -21,6 +22,12 @@ class TokenObtainView(TokenObtainPairView):
 
     throttle_classes = [SharedScopedRateThrottle]
     throttle_scope = "login"
+
+
+class TokenRefresh(TokenRefreshView):
+    """Refresh with rotation: the token sent is blacklisted before the new pair is issued."""
+
+    serializer_class = TokenRefreshSerializer
 
 
 def documented(view_class, ok, description):
@@ -45,7 +52,7 @@ urlpatterns = [
     path(
         "token/refresh/",
         documented(
-            TokenRefreshView,
+            TokenRefresh,
             TOKEN_PAIR,
             "A new access token, and a new refresh token: the one sent is blacklisted.",
         ),

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "axes",
     "accounts",
     "doctor",
     "calendars",
@@ -59,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns an admin lockout into its 429 page (config/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -127,12 +130,18 @@ STORAGES = {
 # Throttle counters live in the cache: Redis when REDIS_URL is set, so limits
 # hold across processes and hosts; otherwise each process counts on its own.
 REDIS_URL = env.str("REDIS_URL", default="")
+# A Redis that accepts connections but never answers must cost a request a
+# fraction of a second, not the OS's TCP timeouts: throttles then fail open and
+# health reports the cache down (see docs/deployment.md).
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.3)
+REDIS_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "quickmed",
+            "OPTIONS": REDIS_OPTIONS,
         }
     }
 else:
@@ -191,6 +200,30 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="QuickMed Slots <no-reply@localhost>")
 
+# Brute-force lockout for /admin/login/ (django-axes, config/lockout.py): after
+# ADMIN_LOGIN_FAILURE_LIMIT failures for one account from one address, that pair
+# is refused (429) for ADMIN_LOCKOUT_MINUTES, counted in the cache above (shared
+# with Redis). Staff unlock early with `manage.py axes_reset_ip_username IP EMAIL`
+# (docs/deployment.md). The API's logins are not counted: they have their throttle.
+AUTHENTICATION_BACKENDS = [
+    "config.lockout.AdminLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "config.lockout.AdminLockoutHandler"
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"  # the admin login form's field
+AXES_USERNAME_CALLABLE = "config.lockout.admin_username"
+AXES_CLIENT_IP_CALLABLE = "config.lockout.client_ip"
+AXES_RESET_ON_SUCCESS = True
+# Log the locked-out email and address (never the password): unlocking needs both.
+AXES_SENSITIVE_PARAMETERS = []
+AXES_VERBOSE = False  # no banner on every manage.py command
+# The cache handler keeps no AccessAttempt rows: no empty axes pages in the admin.
+AXES_ENABLE_ADMIN = False
+
 # Deployments behind TLS (see docs/deployment.md); all off by default so that a
 # plain-HTTP local run keeps working.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
@@ -223,7 +256,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": _renderers,
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.SafeJSONParser"],
     "COERCE_DECIMAL_TO_STRING": False,
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -264,8 +297,8 @@ SIMPLE_JWT = {
     # a stolen refresh token works at most once; logout blacklists it at once.
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
-    # A refresh token of a deleted user is a 401, not a 500.
-    "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.TokenRefreshSerializer",
+    # A refresh token is redeemed once even in parallel; a deleted user's is a 401.
+    "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
 }
 
 LOGGING = {

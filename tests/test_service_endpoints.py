@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_health_says_ok_when_the_database_answers(api_client):
     response = api_client.get("/api/health/")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 
 def test_health_ignores_any_token(api_client):
@@ -38,7 +38,7 @@ def test_health_answers_503_when_the_database_fails(api_client, monkeypatch):
     response = api_client.get("/api/health/")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "error", "database": "down"}
+    assert response.json() == {"status": "error", "database": "down", "cache": "ok"}
 
 
 def test_health_answers_503_when_the_database_server_is_unreachable():
@@ -60,7 +60,9 @@ def test_health_answers_503_when_the_database_server_is_unreachable():
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
-    assert result.stdout.strip() == '503 {"status": "error", "database": "down"}', result.stderr
+    assert result.stdout.strip() == (
+        '503 {"status": "error", "database": "down", "cache": "ok"}'
+    ), result.stderr
 
 
 # --- OpenAPI ----------------------------------------------------------------

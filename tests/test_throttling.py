@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import caches
+from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from doctor.models import Booking
-from tests.conftest import client_for
+from tests.conftest import client_for, run_together
 from tests.factories import PatientFactory, TimeSlotFactory, tomorrow
 
 pytestmark = pytest.mark.django_db
@@ -178,3 +179,37 @@ def test_an_unreachable_redis_lets_requests_through_instead_of_failing(
     )
     assert response.status_code == 200
     assert "access" in response.json()
+
+
+def login_burst(size, email="nobody@example.com"):
+    def attempt():
+        return login(APIClient(), email).status_code
+
+    return sorted(run_together([attempt] * size))
+
+
+@pytest.fixture
+def ten_a_minute(monkeypatch):
+    monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "login", "10/min")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_parallel_logins_on_redis_admits_no_more_than_the_rate(
+    ten_a_minute, redis_cache
+):
+    assert login_burst(60) == [401] * 10 + [429] * 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_parallel_logins_in_local_memory_admits_no_more_than_the_rate(ten_a_minute):
+    assert login_burst(60) == [401] * 10 + [429] * 50
+
+
+def test_a_refusal_says_when_the_window_ends(rates, api_client):
+    for _ in range(3):
+        login(api_client)
+
+    response = login(api_client)
+
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
