@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "accounts",
     "doctor",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -91,6 +92,9 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# How long a client's Idempotency-Key and its stored reply are kept.
+IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)
 AUTH_USER_MODEL = "accounts.UserProfile"
 
 AUTH_PASSWORD_VALIDATORS = [

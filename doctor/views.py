@@ -17,6 +17,8 @@ from accounts.permissions import IsDoctor, IsPatient
 from config.openapi import (
     FIELD_ERRORS,
     FORBIDDEN,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_REFUSALS,
     MESSAGE,
     PAGE_PARAMETERS,
     SLOT_NOT_FOUND,
@@ -37,6 +39,7 @@ from doctor.serializers import (
     DoctorCardSerializer,
     TimeSlotSerializer,
 )
+from idempotency.decorators import idempotent
 
 
 def _attach_doctor(slots, doctor):
@@ -86,10 +89,17 @@ CANCELLED = inline_serializer(
 @extend_schema(
     methods=["POST"],
     request=TimeSlotSerializer,
-    responses={201: TimeSlotSerializer, 400: FIELD_ERRORS, **ROLE_REFUSALS},
+    parameters=[IDEMPOTENCY_KEY],
+    responses={
+        201: TimeSlotSerializer,
+        400: FIELD_ERRORS,
+        **ROLE_REFUSALS,
+        **IDEMPOTENCY_REFUSALS,
+    },
 )
 @api_view(["GET", "POST"])
 @permission_classes([IsDoctor])
+@idempotent
 def doctor_timeslots(request):
     """The caller's own slots (GET), or add one (POST)."""
     if request.method == "GET":
@@ -169,6 +179,7 @@ def user_available_slots(request):
 
 @extend_schema(
     request=None,
+    parameters=[IDEMPOTENCY_KEY],
     responses={
         200: BOOKED,
         400: MESSAGE,
@@ -176,12 +187,14 @@ def user_available_slots(request):
         429: THROTTLED,
         401: UNAUTHENTICATED,
         403: FORBIDDEN,
+        **IDEMPOTENCY_REFUSALS,
     },
 )
 @api_view(["POST"])
 @permission_classes([IsPatient])
 @throttle_classes([SharedScopedRateThrottle])
 @throttle_scope("booking")
+@idempotent
 def book_slot(request, slot_id):
     """Book a slot for the calling patient."""
     booking = services.slot_book(slot_id=slot_id, patient=request.user)
@@ -198,10 +211,17 @@ def book_slot(request, slot_id):
 
 @extend_schema(
     request=BulkSlotSerializer,
-    responses={201: TimeSlotSerializer(many=True), 400: FIELD_ERRORS, **ROLE_REFUSALS},
+    parameters=[IDEMPOTENCY_KEY],
+    responses={
+        201: TimeSlotSerializer(many=True),
+        400: FIELD_ERRORS,
+        **ROLE_REFUSALS,
+        **IDEMPOTENCY_REFUSALS,
+    },
 )
 @api_view(["POST"])
 @permission_classes([IsDoctor])
+@idempotent
 def bulk_create_slots(request):
     """Add a run of back-to-back slots over one or more days, all or nothing."""
     serializer = BulkSlotSerializer(data=request.data)
@@ -213,9 +233,17 @@ def bulk_create_slots(request):
 
 @extend_schema(
     request=None,
-    responses={200: CANCELLED, 400: MESSAGE, 404: SLOT_NOT_FOUND, 401: UNAUTHENTICATED},
+    parameters=[IDEMPOTENCY_KEY],
+    responses={
+        200: CANCELLED,
+        400: MESSAGE,
+        404: SLOT_NOT_FOUND,
+        401: UNAUTHENTICATED,
+        **IDEMPOTENCY_REFUSALS,
+    },
 )
 @api_view(["POST"])
+@idempotent
 def cancel_booking(request, slot_id):
     """Cancel a slot's booking: by the patient who holds it or by the slot's doctor."""
     booking = services.booking_cancel(slot_id=slot_id, user=request.user)
