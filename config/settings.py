@@ -93,6 +93,8 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# How long a patient's hold on a slot lasts while they pay.
+HOLD_SECONDS = env.int("HOLD_SECONDS", default=300)
 # How long a client's Idempotency-Key and its stored reply are kept.
 IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)
 AUTH_USER_MODEL = "accounts.UserProfile"

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 
@@ -47,8 +47,13 @@ class TimeSlotQuerySet(models.QuerySet):
         )
 
     def bookable(self):
-        """What a patient may book: enabled, free, upcoming, of an active doctor."""
-        return self.filter(is_available=True, is_booked=False, doctor__is_active=True).upcoming()
+        """What a patient may book: enabled, free, unheld, upcoming, of an active doctor."""
+        held = Hold.objects.live().filter(slot=OuterRef("pk"))
+        return (
+            self.filter(is_available=True, is_booked=False, doctor__is_active=True)
+            .exclude(Exists(held))
+            .upcoming()
+        )
 
 
 class TimeSlot(models.Model):
@@ -129,3 +134,54 @@ class Booking(models.Model):
 
     def __str__(self):
         return f"Booking {self.pk} of slot {self.slot_id} ({self.status})"
+
+
+class HoldQuerySet(models.QuerySet):
+    def live(self):
+        """Holds that keep their slot now: neither released, used nor past `expires_at`."""
+        return self.filter(status=Hold.Status.ACTIVE, expires_at__gt=timezone.now())
+
+
+class Hold(models.Model):
+    """A slot kept for one patient while they pay; live while `expires_at` is ahead.
+
+    Nothing has to run for a hold to expire: every reader compares `expires_at`
+    with now. An expired hold is marked so, under its slot's lock, before the
+    slot is held again, so the constraint below can speak of `active` rows.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RELEASED = "released", "Released"
+        USED = "used", "Used by a booking"
+        EXPIRED = "expired", "Expired"
+
+    slot = models.ForeignKey(TimeSlot, on_delete=models.CASCADE, related_name="holds")
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="holds"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    objects = HoldQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Whatever the code does, the database keeps one unreleased, unused hold per slot...
+            models.UniqueConstraint(
+                fields=["slot"], condition=Q(status="active"), name="hold_one_active_per_slot"
+            ),
+            # ...and one per patient.
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(status="active"), name="hold_one_active_per_patient"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Hold {self.pk} of slot {self.slot_id} ({self.status})"
+
+    @property
+    def is_live(self):
+        return self.status == self.Status.ACTIVE and self.expires_at > timezone.now()

@@ -9,14 +9,16 @@ no-op, but the IMMEDIATE transaction mode in settings serializes writers.
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 
+from config.errors import NotFound, Refused
 from config.exceptions import MessageError
-from doctor.models import Booking, TimeSlot
+from doctor.models import Booking, Hold, TimeSlot
 
 SLOT_NOT_FOUND = "Slot not found"
 MAX_BULK_SLOTS = 500
@@ -129,6 +131,8 @@ def slot_toggle(*, slot_id, doctor):
         slot = _locked_slot(slot_id, doctor=doctor)
         if slot.is_booked:
             raise MessageError("Booked slot cannot be modified")
+        if _live_hold(slot):
+            raise Refused("Slot is held")
         slot.is_available = not slot.is_available
         slot.save(update_fields=["is_available"])
     slot.doctor = doctor
@@ -141,6 +145,8 @@ def slot_delete(*, slot_id, doctor):
         slot = _locked_slot(slot_id, doctor=doctor)
         if slot.is_booked:
             raise MessageError("Booked slot cannot be deleted")
+        if _live_hold(slot):
+            raise Refused("Slot is held")
         slot.delete()
 
 
@@ -148,12 +154,18 @@ def slot_book(*, slot_id, patient):
     """Book a slot for `patient`: under any concurrency, one booking per slot."""
     with transaction.atomic():
         slot = _locked_slot(slot_id)
+        hold = _live_hold(slot)
         if slot.is_booked:
             raise MessageError("Slot already booked")
+        if hold is not None and hold.patient_id != patient.pk:
+            raise Refused("Slot is held")
         if not slot.is_available or not slot.doctor.is_active:
             raise MessageError("Slot is not available")
         if slot.is_past:
             raise MessageError("Slot is in the past")
+        if hold is not None:
+            hold.status = Hold.Status.USED
+            hold.save(update_fields=["status"])
         slot.is_booked = True
         slot.is_available = False
         slot.save(update_fields=["is_booked", "is_available"])
@@ -187,3 +199,69 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
         slot.save(update_fields=["is_booked", "is_available"])
     booking.slot = slot
     return booking
+
+
+def _lock_user(user):
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+
+
+def _live_hold(slot):
+    """The slot's live hold, or None; a lapsed one is marked expired on the way.
+
+    Call with the slot locked: holds of a slot change only under its lock.
+    """
+    hold = slot.holds.filter(status=Hold.Status.ACTIVE).first()
+    if hold is not None and not hold.is_live:
+        hold.status = Hold.Status.EXPIRED
+        hold.save(update_fields=["status"])
+        return None
+    return hold
+
+
+def hold_place(*, slot_id, patient):
+    """Keep a slot for `patient` for HOLD_SECONDS; (hold, created).
+
+    The patient's own live hold on the slot comes back unchanged (never extended);
+    a hold on another slot is released, so a patient keeps one slot at a time.
+    """
+    with transaction.atomic():
+        slot = _locked_slot(slot_id)
+        hold = _live_hold(slot)
+        if slot.is_booked:
+            raise Refused("Slot already booked")
+        if hold is not None and hold.patient_id == patient.pk:
+            return hold, False
+        if hold is not None:
+            raise Refused("Slot is held")
+        if not slot.is_available or not slot.doctor.is_active:
+            raise Refused("Slot is not available")
+        if slot.is_past:
+            raise Refused("Slot is in the past")
+        # One patient, one hold: their holds change only under their row's lock.
+        _lock_user(patient)
+        for previous in Hold.objects.filter(patient=patient, status=Hold.Status.ACTIVE):
+            previous.status = Hold.Status.RELEASED if previous.is_live else Hold.Status.EXPIRED
+            previous.save(update_fields=["status"])
+        now = timezone.now()
+        hold = Hold.objects.create(
+            slot=slot,
+            patient=patient,
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.HOLD_SECONDS),
+        )
+        return hold, True
+
+
+def hold_release(*, hold_id, patient):
+    """Give a live hold back; anything else of that id is 'Hold not found'."""
+    with transaction.atomic():
+        hold = Hold.objects.filter(pk=hold_id, patient=patient).first()
+        if hold is None:
+            raise NotFound("Hold not found")
+        _locked_slot(hold.slot_id)
+        hold.refresh_from_db(fields=["status"])
+        if not hold.is_live:
+            raise NotFound("Hold not found")
+        hold.status = Hold.Status.RELEASED
+        hold.save(update_fields=["status"])
+        return hold

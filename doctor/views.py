@@ -1,6 +1,13 @@
+import math
 from datetime import date
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from django.utils import timezone
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import (
     api_view,
@@ -40,6 +47,17 @@ from doctor.serializers import (
     TimeSlotSerializer,
 )
 from idempotency.decorators import idempotent
+
+HELD = inline_serializer(
+    "Held",
+    {
+        "hold_id": serializers.IntegerField(),
+        "slot_id": serializers.IntegerField(),
+        "expires_at": serializers.DateTimeField(),
+        "seconds_left": serializers.IntegerField(),
+    },
+)
+HOLD_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Hold not found"}`.')
 
 
 def _attach_doctor(slots, doctor):
@@ -207,6 +225,49 @@ def book_slot(request, slot_id):
             "booking_id": booking.id,
         }
     )
+
+
+@extend_schema(
+    request=None,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={
+        201: HELD,
+        200: OpenApiResponse(HELD, description="The caller's own live hold, unchanged."),
+        400: MESSAGE,
+        404: SLOT_NOT_FOUND,
+        429: THROTTLED,
+        401: UNAUTHENTICATED,
+        403: FORBIDDEN,
+        **IDEMPOTENCY_REFUSALS,
+    },
+)
+@api_view(["POST"])
+@permission_classes([IsPatient])
+@throttle_classes([SharedScopedRateThrottle])
+@throttle_scope("booking")
+@idempotent
+def hold_slot(request, slot_id):
+    """Keep a slot for the calling patient while they pay (HOLD_SECONDS)."""
+    hold, created = services.hold_place(slot_id=slot_id, patient=request.user)
+    seconds_left = math.ceil((hold.expires_at - timezone.now()).total_seconds())
+    return Response(
+        {
+            "hold_id": hold.id,
+            "slot_id": hold.slot_id,
+            "expires_at": serializers.DateTimeField().to_representation(hold.expires_at),
+            "seconds_left": max(seconds_left, 0),
+        },
+        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
+@extend_schema(responses={200: MESSAGE, 404: HOLD_NOT_FOUND, **ROLE_REFUSALS})
+@api_view(["DELETE"])
+@permission_classes([IsPatient])
+def release_hold(request, hold_id):
+    """Give back the caller's live hold."""
+    services.hold_release(hold_id=hold_id, patient=request.user)
+    return Response({"message": "Hold released"})
 
 
 @extend_schema(

@@ -7,10 +7,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from doctor.models import Hold
 from tests.conftest import PASSWORD, bearer
 from tests.factories import (
     BookingFactory,
@@ -58,6 +60,11 @@ def world(db):
         booked_slot=BookingFactory(
             slot__doctor=doctor, slot__start_time=time(14, 0), patient=patient
         ).slot,
+        hold=Hold.objects.create(
+            slot=TimeSlotFactory(doctor=doctor, start_time=time(16, 0)),
+            patient=patient,
+            expires_at=timezone.now() + timedelta(minutes=5),
+        ),
     )
 
 
@@ -99,7 +106,9 @@ def test_role_matrix(world, method, path, role, expected):
         client.credentials(HTTP_AUTHORIZATION=bearer(world.users[role]))
 
     response = getattr(client, method.lower())(
-        path.replace("{slot}", str(slot.id)), body_for(path, world), format="json"
+        path.replace("{slot}", str(slot.id)).replace("{hold}", str(world.hold.id)),
+        body_for(path, world),
+        format="json",
     )
 
     assert response.status_code == expected, response.content[:300]
@@ -108,7 +117,7 @@ def test_role_matrix(world, method, path, role, expected):
 def test_the_matrix_covers_every_api_endpoint():
     paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
     documented = {
-        (method.upper(), path.replace("{slot_id}", "{slot}"))
+        (method.upper(), path.replace("{slot_id}", "{slot}").replace("{hold_id}", "{hold}"))
         for path, operations in paths.items()
         for method in operations
     }

@@ -78,6 +78,8 @@ DOCUMENTED_PATHS = [
     "/api/doctor/timeslots/{slot_id}/delete/",
     "/api/doctor/timeslots/{slot_id}/book/",
     "/api/doctor/timeslots/{slot_id}/cancel/",
+    "/api/doctor/timeslots/{slot_id}/hold/",
+    "/api/doctor/holds/{hold_id}/",
     "/api/doctor/timeslots/bulk/",
     "/api/doctor/list/",
     "/api/doctor/user/timeslots/",
