@@ -107,15 +107,20 @@ class Booking(models.Model):
     class Status(models.TextChoices):
         BOOKED = "booked", "Booked"
         CANCELLED = "cancelled", "Cancelled"
+        RESCHEDULED = "rescheduled", "Moved to another slot"
 
     slot = models.ForeignKey(TimeSlot, on_delete=models.CASCADE, related_name="bookings")
     # PROTECT: deleting a patient must not silently leave a slot marked booked.
     patient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings"
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BOOKED)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.BOOKED)
     created_at = models.DateTimeField(auto_now_add=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The booking this one replaced when the patient moved their visit.
+    rescheduled_from = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rescheduled_to"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -238,7 +238,7 @@ class BookingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Booking
-        fields = ["id", "status", "created_at", "cancelled_at", "slot"]
+        fields = ["id", "status", "created_at", "cancelled_at", "rescheduled_from", "slot"]
 
 
 class BookingPatientSerializer(serializers.ModelSerializer):
@@ -287,3 +287,9 @@ class BulkSlotSerializer(serializers.Serializer):
         attrs["date_to"] = date_to
         attrs["weekdays"] = sorted(set(attrs.get("weekdays") or range(7)))
         return attrs
+
+
+class RescheduleSerializer(serializers.Serializer):
+    """Where to move a booking: a slot of the same doctor."""
+
+    slot_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)

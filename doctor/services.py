@@ -155,20 +155,11 @@ def slot_book(*, slot_id, patient):
     with transaction.atomic():
         slot = _locked_slot(slot_id)
         hold = _live_hold(slot)
-        if slot.is_booked:
-            raise MessageError("Slot already booked")
-        if hold is not None and hold.patient_id != patient.pk:
-            raise Refused("Slot is held")
-        if not slot.is_available or not slot.doctor.is_active:
-            raise MessageError("Slot is not available")
-        if slot.is_past:
-            raise MessageError("Slot is in the past")
+        _refuse_unbookable(slot, hold, patient)
         if hold is not None:
             hold.status = Hold.Status.USED
             hold.save(update_fields=["status"])
-        slot.is_booked = True
-        slot.is_available = False
-        slot.save(update_fields=["is_booked", "is_available"])
+        _set_booked(slot, True)
         return Booking.objects.create(slot=slot, patient=patient)
 
 
@@ -194,9 +185,7 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
         booking.status = Booking.Status.CANCELLED
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["status", "cancelled_at"])
-        slot.is_booked = False
-        slot.is_available = True
-        slot.save(update_fields=["is_booked", "is_available"])
+        _set_booked(slot, False)
     booking.slot = slot
     return booking
 
@@ -227,16 +216,9 @@ def hold_place(*, slot_id, patient):
     with transaction.atomic():
         slot = _locked_slot(slot_id)
         hold = _live_hold(slot)
-        if slot.is_booked:
-            raise Refused("Slot already booked")
-        if hold is not None and hold.patient_id == patient.pk:
+        if not slot.is_booked and hold is not None and hold.patient_id == patient.pk:
             return hold, False
-        if hold is not None:
-            raise Refused("Slot is held")
-        if not slot.is_available or not slot.doctor.is_active:
-            raise Refused("Slot is not available")
-        if slot.is_past:
-            raise Refused("Slot is in the past")
+        _refuse_unbookable(slot, hold, patient)
         # One patient, one hold: their holds change only under their row's lock.
         _lock_user(patient)
         for previous in Hold.objects.filter(patient=patient, status=Hold.Status.ACTIVE):
@@ -265,3 +247,57 @@ def hold_release(*, hold_id, patient):
         hold.status = Hold.Status.RELEASED
         hold.save(update_fields=["status"])
         return hold
+
+
+def _refuse_unbookable(slot, hold, patient):
+    """The target's refusals shared by booking, holding and rescheduling, in contract order."""
+    if slot.is_booked:
+        raise Refused("Slot already booked")
+    if hold is not None and hold.patient_id != patient.pk:
+        raise Refused("Slot is held")
+    if not slot.is_available or not slot.doctor.is_active:
+        raise Refused("Slot is not available")
+    if slot.is_past:
+        raise Refused("Slot is in the past")
+
+
+def booking_reschedule(*, booking_id, patient, slot_id):
+    """Move `patient`'s active booking to another slot of the same doctor, all or nothing.
+
+    Both slots are locked in id order, so two moves crossing each other queue
+    instead of deadlocking; any refusal leaves the booking and both slots as they were.
+    """
+    with transaction.atomic():
+        booking = Booking.objects.filter(pk=booking_id, patient=patient).first()
+        if booking is None:
+            raise NotFound("Booking not found")
+        ids = {booking.slot_id, slot_id}
+        locked = TimeSlot.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        slots = {s.pk: s for s in locked}
+        old_slot = slots[booking.slot_id]
+        booking.refresh_from_db(fields=["status"])  # decided on under the slot's lock
+        if booking.status != Booking.Status.BOOKED:
+            raise Refused("Booking is not active")
+        if old_slot.is_past:
+            raise Refused("Too late to reschedule")
+        target = slots.get(slot_id)
+        if target is None:
+            raise NotFound(SLOT_NOT_FOUND)
+        hold = _live_hold(target)
+        _refuse_unbookable(target, hold, patient)
+        if target.doctor_id != old_slot.doctor_id:
+            raise Refused("Slot belongs to another doctor")
+        if hold is not None:
+            hold.status = Hold.Status.USED
+            hold.save(update_fields=["status"])
+        booking.status = Booking.Status.RESCHEDULED
+        booking.cancelled_at = timezone.now()
+        booking.save(update_fields=["status", "cancelled_at"])
+        _set_booked(old_slot, False)
+        _set_booked(target, True)
+        return Booking.objects.create(slot=target, patient=patient, rescheduled_from=booking)
+
+
+def _set_booked(slot, booked):
+    slot.is_booked, slot.is_available = booked, not booked
+    slot.save(update_fields=["is_booked", "is_available"])

@@ -30,6 +30,11 @@ urlpatterns = [
     path("holds/<id:hold_id>/", views.release_hold, name="hold-release"),
     path("bookings/", views.doctor_bookings, name="doctor-bookings"),
     path("user/bookings/", views.user_bookings, name="user-bookings"),
+    path(
+        "user/bookings/<id:booking_id>/reschedule/",
+        views.reschedule_booking,
+        name="booking-reschedule",
+    ),
     path("list/", views.doctor_list, name="doctor-list"),
     path("user/timeslots/", views.user_available_slots, name="available-slots"),
 ]

@@ -44,6 +44,7 @@ from doctor.serializers import (
     BulkSlotSerializer,
     DoctorBookingSerializer,
     DoctorCardSerializer,
+    RescheduleSerializer,
     TimeSlotSerializer,
 )
 from idempotency.decorators import idempotent
@@ -55,6 +56,15 @@ HELD = inline_serializer(
         "slot_id": serializers.IntegerField(),
         "expires_at": serializers.DateTimeField(),
         "seconds_left": serializers.IntegerField(),
+    },
+)
+RESCHEDULED = inline_serializer(
+    "Rescheduled",
+    {
+        "message": serializers.CharField(),
+        "booking_id": serializers.IntegerField(),
+        "slot_id": serializers.IntegerField(),
+        "rescheduled_from": serializers.IntegerField(),
     },
 )
 HOLD_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Hold not found"}`.')
@@ -315,6 +325,42 @@ def cancel_booking(request, slot_id):
             "slot_id": booking.slot_id,
             "status": booking.status,
             "cancelled_at": booking.cancelled_at,
+        }
+    )
+
+
+@extend_schema(
+    request=RescheduleSerializer,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={
+        200: RESCHEDULED,
+        400: FIELD_ERRORS,
+        404: OpenApiResponse(
+            MESSAGE, description="`Booking not found` or `Slot not found` (the target)."
+        ),
+        429: THROTTLED,
+        **ROLE_REFUSALS,
+        **IDEMPOTENCY_REFUSALS,
+    },
+)
+@api_view(["POST"])
+@permission_classes([IsPatient])
+@throttle_classes([SharedScopedRateThrottle])
+@throttle_scope("booking")
+@idempotent
+def reschedule_booking(request, booking_id):
+    """Move the caller's booking to another slot of the same doctor, in one step."""
+    serializer = RescheduleSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    booking = services.booking_reschedule(
+        booking_id=booking_id, patient=request.user, **serializer.validated_data
+    )
+    return Response(
+        {
+            "message": "Booking rescheduled",
+            "booking_id": booking.id,
+            "slot_id": booking.slot_id,
+            "rescheduled_from": booking.rescheduled_from_id,
         }
     )
 

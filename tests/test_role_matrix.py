@@ -47,7 +47,7 @@ emails = count()
 @pytest.fixture
 def world(db):
     doctor, patient = DoctorFactory(), PatientFactory()
-    return SimpleNamespace(
+    world = SimpleNamespace(
         users={
             "patient": patient,
             "doctor": doctor,
@@ -57,15 +57,15 @@ def world(db):
         },
         patient=patient,
         free_slot=TimeSlotFactory(doctor=doctor),
-        booked_slot=BookingFactory(
-            slot__doctor=doctor, slot__start_time=time(14, 0), patient=patient
-        ).slot,
+        booking=BookingFactory(slot__doctor=doctor, slot__start_time=time(14, 0), patient=patient),
         hold=Hold.objects.create(
             slot=TimeSlotFactory(doctor=doctor, start_time=time(16, 0)),
             patient=patient,
             expires_at=timezone.now() + timedelta(minutes=5),
         ),
     )
+    world.booked_slot = world.booking.slot
+    return world
 
 
 def body_for(path, world):
@@ -85,6 +85,7 @@ def body_for(path, world):
         "/api/token/blacklist/": refresh,
         "/api/profile/update/": {"phone": "+91 11111"},
         "/api/doctor/timeslots/": {"date": later, "start_time": "15:00", "end_time": "15:30"},
+        "/api/doctor/user/bookings/{booking}/reschedule/": {"slot_id": world.free_slot.id},
         "/api/doctor/timeslots/bulk/": {
             "date": later,
             "start_time": "16:00",
@@ -106,7 +107,9 @@ def test_role_matrix(world, method, path, role, expected):
         client.credentials(HTTP_AUTHORIZATION=bearer(world.users[role]))
 
     response = getattr(client, method.lower())(
-        path.replace("{slot}", str(slot.id)).replace("{hold}", str(world.hold.id)),
+        path.replace("{slot}", str(slot.id))
+        .replace("{hold}", str(world.hold.id))
+        .replace("{booking}", str(world.booking.id)),
         body_for(path, world),
         format="json",
     )
@@ -117,7 +120,7 @@ def test_role_matrix(world, method, path, role, expected):
 def test_the_matrix_covers_every_api_endpoint():
     paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
     documented = {
-        (method.upper(), path.replace("{slot_id}", "{slot}").replace("{hold_id}", "{hold}"))
+        (method.upper(), re.sub(r"\{(slot|hold|booking)_id\}", r"{\1}", path))
         for path, operations in paths.items()
         for method in operations
     }

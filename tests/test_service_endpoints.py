@@ -84,6 +84,7 @@ DOCUMENTED_PATHS = [
     "/api/doctor/list/",
     "/api/doctor/user/timeslots/",
     "/api/doctor/user/bookings/",
+    "/api/doctor/user/bookings/{booking_id}/reschedule/",
     "/api/doctor/bookings/",
 ]
 
