@@ -106,7 +106,7 @@ class ReferenceBookingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Booking
-        fields = ["id", "status", "created_at", "cancelled_at", "slot"]
+        fields = ["id", "status", "created_at", "cancelled_at", "rescheduled_from", "slot"]
 
 
 def render(data):
