@@ -371,48 +371,57 @@ def booking_pool(doctor_list, size, offset_days):
     return [s.id for s in common.insert_slots(common.build_slots(doctor_list, size, start))]
 
 
-def race(port, doctor, tokens, rounds):
-    """len(tokens) clients released together POST a booking of one fresh slot, `rounds` times."""
+def race_round(port, slot_id, tokens):
+    """Every token POSTs a booking of slot_id, all released together by a barrier:
+    a (status, body, seconds) per racer."""
+    racers = len(tokens)
+    barrier = threading.Barrier(racers)
+    results = [None] * racers
+
+    def racer(i):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Authorization": f"Bearer {tokens[i]}", "Content-Length": "0"}
+        barrier.wait()
+        began = time.perf_counter()
+        try:
+            conn.request("POST", f"/api/doctor/timeslots/{slot_id}/book/", headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            results[i] = (response.status, body, time.perf_counter() - began)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def round_summary(slot, results):
     from doctor.models import Booking
 
-    racers = len(tokens)
+    statuses = [status for status, _, _ in results]
+    refusals = {body for status, body, _ in results if status != 200}
+    return {
+        "successes": statuses.count(200),
+        "already_booked": statuses.count(400),
+        "other": len(statuses) - statuses.count(200) - statuses.count(400),
+        "refusal_bodies": sorted(b.decode() for b in refusals),
+        "bookings_in_db": Booking.objects.filter(slot=slot, status="booked").count(),
+        "wall_ms": max(t for _, _, t in results) * 1000,
+    }
+
+
+def race(port, doctor, tokens, rounds):
+    """len(tokens) clients released together POST a booking of one fresh slot, `rounds` times."""
     per_round, latencies = [], []
     for r in range(rounds):
         start_day = common.first_day() + timedelta(days=3000 + r)
         (slot,) = common.insert_slots(common.build_slots([doctor], 1, start_day))
-        barrier = threading.Barrier(racers)
-        results = [None] * racers
-
-        def racer(i, slot_id=slot.id, barrier=barrier, results=results):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            headers = {"Authorization": f"Bearer {tokens[i]}", "Content-Length": "0"}
-            barrier.wait()
-            began = time.perf_counter()
-            try:
-                conn.request("POST", f"/api/doctor/timeslots/{slot_id}/book/", headers=headers)
-                response = conn.getresponse()
-                body = response.read()
-                results[i] = (response.status, body, time.perf_counter() - began)
-            finally:
-                conn.close()
-
-        threads = [threading.Thread(target=racer, args=(i,)) for i in range(racers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        statuses = [status for status, _, _ in results]
-        refusals = {body for status, body, _ in results if status != 200}
-        per_round.append(
-            {
-                "successes": statuses.count(200),
-                "already_booked": statuses.count(400),
-                "other": len(statuses) - statuses.count(200) - statuses.count(400),
-                "refusal_bodies": sorted(b.decode() for b in refusals),
-                "bookings_in_db": Booking.objects.filter(slot=slot, status="booked").count(),
-                "wall_ms": max(t for _, _, t in results) * 1000,
-            }
-        )
+        results = race_round(port, slot.id, tokens)
+        per_round.append(round_summary(slot, results))
         latencies.extend(t for _, _, t in results)
     latencies.sort()
     return {
@@ -430,6 +439,36 @@ def measured(server, load, *args):
     result = load(*args)
     result["cpu_ms_per_request"] = (server.cpu_seconds() - before) * 1000 / result["requests"]
     return result
+
+
+def list_paths(n):
+    """The GET lists loaded at size n, by result name: the whole list only up to
+    WHOLE_LIST_MAX."""
+    paths = {"whole": AVAILABLE} if n <= WHOLE_LIST_MAX else {}
+    return {**paths, "page": PAGE, "doctors": DOCTORS}
+
+
+def load_server(server, n, args, doctor_list, tokens, workdir):
+    """The load runs against a started server: the lists, then booking, by name."""
+    from django.db import connection
+
+    paths = list_paths(n)
+    for _ in range(20):  # warm both workers: imports, first-query caches
+        for path in paths.values():
+            assert get(args.port, path)[0] == 200
+    load = {}
+    for name, path in paths.items():
+        for c in (1, 8):
+            print(f"   GET {path} c={c} ...", flush=True)
+            load[f"{name} c={c}"] = measured(server, load_get, args.port, path, c, args.duration)
+    for i, c in enumerate((1, 8)):
+        ids = booking_pool(doctor_list, BOOKING_POOL, offset_days=1000 + 500 * i)
+        connection.close()
+        print(f"   POST book c={c} ...", flush=True)
+        load[f"book c={c}"] = measured(
+            server, load_booking, args.port, ids, tokens[:8], c, args.duration, workdir
+        )
+    return load
 
 
 def bench_size(n, args, workdir):
@@ -456,25 +495,7 @@ def bench_size(n, args, workdir):
     connection.close()  # gunicorn's workers get the database to themselves
     server = Gunicorn(args.port, workdir / "gunicorn.log")
     try:
-        for _ in range(20):  # warm both workers: imports, first-query caches
-            for path in (PAGE, DOCTORS) + ((AVAILABLE,) if n <= WHOLE_LIST_MAX else ()):
-                assert get(args.port, path)[0] == 200
-        gets = [("page", PAGE), ("doctors", DOCTORS)]
-        if n <= WHOLE_LIST_MAX:
-            gets.insert(0, ("whole", AVAILABLE))
-        for name, path in gets:
-            for c in (1, 8):
-                print(f"   GET {path} c={c} ...", flush=True)
-                result["load"][f"{name} c={c}"] = measured(
-                    server, load_get, args.port, path, c, args.duration
-                )
-        for i, c in enumerate((1, 8)):
-            ids = booking_pool(doctor_list, BOOKING_POOL, offset_days=1000 + 500 * i)
-            connection.close()
-            print(f"   POST book c={c} ...", flush=True)
-            result["load"][f"book c={c}"] = measured(
-                server, load_booking, args.port, ids, tokens[:8], c, args.duration, workdir
-            )
+        result["load"] = load_server(server, n, args, doctor_list, tokens, workdir)
         print(f"   race: {args.racers} clients x {args.rounds} rounds ...", flush=True)
         result["race"] = race(args.port, doctor_list[0], tokens, args.rounds)
         connection.close()
@@ -498,12 +519,30 @@ ROWS = [
 ]
 
 
-def print_report(info, results, args):
+def load_line(r, key, label, c):
+    """One row of the load table, with the floor columns for c=1 when there is a floor."""
+    m = r["load"][f"{key} c={c}"]
+    line = (
+        f"{label:27} {r['n']:>7,} {c:>2} {m['rps']:7.1f} {m['p50_ms']:7.2f} "
+        f"{m['p99_ms']:7.2f} {m['errors']:>6} {m['cpu_ms_per_request']:7.2f}"
+    )
+    floor = r["floor_ms"].get(key)
+    if floor and c == 1:
+        line += (
+            f" {floor['wall']:6.2f} {m['p50_ms'] / floor['wall']:9.2f}"
+            f" {floor['cpu']:9.2f} {m['cpu_ms_per_request'] / floor['cpu']:9.2f}"
+        )
+    return line
+
+
+def print_machine(info, args):
     print("\n# Machine")
     for key, value in info.items():
         print(f"  {key:15} {value}")
     print(f"  run            {args.duration} s per measurement, M = {args.doctors} doctors")
 
+
+def print_load(results):
     print(
         "\n# Load (ms; cpu/req = gunicorn workers' CPU per request; floor = the same rows "
         "via .values() + JSON, in-process)"
@@ -513,21 +552,11 @@ def print_report(info, results, args):
     for r in results:
         for key, label in ROWS:
             for c in (1, 8):
-                m = r["load"].get(f"{key} c={c}")
-                if m is None:
-                    continue
-                line = (
-                    f"{label:27} {r['n']:>7,} {c:>2} {m['rps']:7.1f} {m['p50_ms']:7.2f} "
-                    f"{m['p99_ms']:7.2f} {m['errors']:>6} {m['cpu_ms_per_request']:7.2f}"
-                )
-                floor = r["floor_ms"].get(key)
-                if floor and c == 1:
-                    line += (
-                        f" {floor['wall']:6.2f} {m['p50_ms'] / floor['wall']:9.2f}"
-                        f" {floor['cpu']:9.2f} {m['cpu_ms_per_request'] / floor['cpu']:9.2f}"
-                    )
-                print(line)
+                if f"{key} c={c}" in r["load"]:
+                    print(load_line(r, key, label, c))
 
+
+def print_race(results, args):
     print(f"\n# Race: {args.racers} clients for one slot, {args.rounds} rounds per N")
     for r in results:
         race_result = r["race"]
@@ -540,6 +569,8 @@ def print_report(info, results, args):
             f"p99 {race_result['p99_ms']:.1f} ms"
         )
 
+
+def print_memory_and_queries(results):
     print("\n# Peak memory per worker (VmHWM, MiB); load average before and after the run")
     for r in results:
         load = [round(x, 2) for x in r["loadavg_before"] + r["loadavg_after"]]
@@ -550,8 +581,10 @@ def print_report(info, results, args):
         text = ", ".join(f"{k} {v['queries']} ({v['rows']})" for k, v in r["queries"].items())
         print(f"  N={r['n']:>7,}: {text}")
 
-    print("\n# Targets")
-    by_n = {r["n"]: r for r in results}
+
+def ratio_checks(by_n):
+    """The latency and CPU targets: the whole list against its floor at 1k, the page
+    at 100k against 1k. (name, value, passed) each, for the sizes that ran."""
     checks = []
     one_k = by_n.get(1000)
     if one_k and "whole c=1" in one_k["load"]:
@@ -566,15 +599,29 @@ def print_report(info, results, args):
         checks.append(("?limit=50, c=1: p50 @100k / @1k <= 1.5", ratio, ratio <= 1.5))
         ratio = big["cpu_ms_per_request"] / small["cpu_ms_per_request"]
         checks.append(("  the same in CPU time: cpu/req @100k / @1k <= 1.5", ratio, ratio <= 1.5))
+    return checks
+
+
+def invariant_checks(results):
+    """What must hold at every size: the lists' query counts, one winner per race round."""
+    checks = []
     for name in ("page", "doctors", "own", "my bookings"):
         counts = {r["queries"][name]["queries"] for r in results if name in r["queries"]}
         checks.append((f"{name}: same query count at every N", sorted(counts), len(counts) == 1))
     wins = [x["successes"] for r in results for x in r["race"]["rounds"]]
     checks.append(("race: exactly one success per round", set(wins), set(wins) == {1}))
+    return checks
+
+
+def print_targets(results):
+    print("\n# Targets")
+    checks = ratio_checks({r["n"]: r for r in results}) + invariant_checks(results)
     for name, value, ok in checks:
         shown = f"{value:.2f}" if isinstance(value, float) else value
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {shown}")
 
+
+def print_explain(results):
     largest = results[-1]
     print(f"\n# EXPLAIN ANALYZE of GET {PAGE} at N = {largest['n']:,}")
     for query in largest["explain"]:
@@ -582,6 +629,15 @@ def print_report(info, results, args):
     for r in results:
         times = [re.search(r"Execution Time: ([\d.]+)", q["plan"])[1] for q in r["explain"]]
         print(f"  N={r['n']:>7,}: execution ms (count, page) = {times}")
+
+
+def print_report(info, results, args):
+    print_machine(info, args)
+    print_load(results)
+    print_race(results, args)
+    print_memory_and_queries(results)
+    print_targets(results)
+    print_explain(results)
 
 
 def main():

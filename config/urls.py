@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import views
 
 urlpatterns = [
+    # The site root (and so the admin's "View site" link) is the API's docs.
+    path("", RedirectView.as_view(pattern_name="docs"), name="root"),
     path("admin/", admin.site.urls),
     path("api/health/", views.health, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

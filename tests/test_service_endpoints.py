@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.db import OperationalError
 from django.test import Client
+from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
@@ -151,6 +152,23 @@ def test_swagger_ui_is_served_from_the_project_not_a_cdn(api_client):
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower()
     assert "unpkg" not in html.lower()
+
+
+def test_the_site_root_redirects_to_the_swagger_ui():
+    response = Client().get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("docs")
+    assert Client().get(response["Location"]).status_code == 200
+
+
+def test_the_admins_view_site_link_leads_to_the_swagger_ui(admin_user):
+    client = Client()
+    client.force_login(admin_user)
+
+    site_url = client.get(reverse("admin:index")).context["site_url"]
+
+    assert client.get(site_url, follow=True).redirect_chain == [(reverse("docs"), 302)]
 
 
 def test_the_swagger_ui_assets_are_served(api_client):

@@ -146,13 +146,19 @@ def test_an_unknown_url_answers_json_not_an_html_page(api_client):
 # --- settings read from the environment, in a fresh interpreter ---------------------------
 
 
+# Left out of the inherited environment, so that each test sets exactly what it means.
+SETTINGS_UNDER_TEST = {
+    "SECRET_KEY",
+    "DEBUG",
+    "DJANGO_SETTINGS_MODULE",
+    "CORS_ALLOWED_ORIGINS",
+    "THROTTLE_RATE_LOGIN",
+}
+
+
 def run_settings(env_overrides, code="django.setup()"):
     """Import config.settings in a clean interpreter with only the given overrides."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "CORS_ALLOWED_ORIGINS"}
-    }
+    env = {key: value for key, value in os.environ.items() if key not in SETTINGS_UNDER_TEST}
     env.update(env_overrides)
     script = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; " + code
     return subprocess.run(
@@ -248,3 +254,39 @@ def test_the_cors_origins_come_from_the_environment():
         "https://app.quickmed.example",
         "https://admin.quickmed.example",
     ]
+
+
+PRINT_LOGIN_RATE = (
+    "django.setup(); from django.conf import settings; "
+    "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['login'])"
+)
+
+
+def test_the_login_rate_defaults_to_ten_a_minute_with_debug_off():
+    result = run_settings({"DEBUG": "0", "SECRET_KEY": "x"}, PRINT_LOGIN_RATE)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["10/min"]
+
+
+def test_the_login_rate_defaults_to_a_hundred_a_minute_with_debug_on():
+    result = run_settings({"DEBUG": "1"}, PRINT_LOGIN_RATE)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["100/min"]
+
+
+def test_an_explicit_login_rate_wins_with_debug_on():
+    result = run_settings({"DEBUG": "1", "THROTTLE_RATE_LOGIN": "5/min"}, PRINT_LOGIN_RATE)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["5/min"]
+
+
+def test_an_explicit_login_rate_wins_with_debug_off():
+    result = run_settings(
+        {"DEBUG": "0", "SECRET_KEY": "x", "THROTTLE_RATE_LOGIN": "3/hour"}, PRINT_LOGIN_RATE
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["3/hour"]
