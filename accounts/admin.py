@@ -2,9 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import forms as auth_forms
 
-from accounts.models import UserProfile, normalize_email
-
-DOCTOR_FIELDS = ("specialization", "years_of_experience", "consultation_fee", "clinic_address")
+from accounts.models import DOCTOR_FIELDS, UserProfile, normalize_email
 
 
 class UserCreationForm(auth_forms.UserCreationForm):

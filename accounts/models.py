@@ -1,4 +1,7 @@
+import re
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -11,9 +14,50 @@ class UserType(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
+def parse_role(value):
+    """A role as clients send it: any case, spaces around it, `patient` for `user`; "" if none."""
+    role = str(value or "").strip().lower()
+    return UserType.USER.value if role == "patient" else role
+
+
+# Bidirectional controls reorder how text is displayed ("Dr \u202eevil" shows as "Dr live"),
+# so a name could pass for another: refused in every text a person sets and others read.
+# The marks (LRM, RLM, ALM) are invisible too, and no name needs them typed in.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def refuse_bidi_controls(value):
+    if BIDI_CONTROLS.search(str(value)):
+        raise ValidationError(
+            "Bidirectional control characters are not allowed.", code="bidi_control"
+        )
+
+
 def normalize_email(email):
     """Emails are stored lower-cased so that one address is one account."""
     return (email or "").strip().lower()
+
+
+# The fields only a doctor has: set by signup and profile update for doctors, shown on
+# their profile and cards, ignored (neither validated nor stored) for anyone else.
+DOCTOR_FIELDS = (
+    "specialization",
+    "years_of_experience",
+    "consultation_fee",
+    "clinic_address",
+    "video_consult_fee",
+    "home_consult_fee",
+    "home_consultation",
+    "languages",
+    "description",
+)
+
+
+def fee_field():
+    """A fee: a JSON number in replies, never negative, null while the doctor leaves it unset."""
+    return models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
 
 
 class UserProfileManager(BaseUserManager):
@@ -34,26 +78,25 @@ class UserProfileManager(BaseUserManager):
 
 
 class UserProfile(AbstractBaseUser, PermissionsMixin):
-    email = models.EmailField(unique=True)
-    full_name = models.CharField(max_length=150)
+    email = models.EmailField(unique=True, validators=[refuse_bidi_controls])
+    full_name = models.CharField(max_length=150, validators=[refuse_bidi_controls])
     user_type = models.CharField(
         max_length=10, choices=UserType.choices, default=UserType.USER, db_index=True
     )
-    phone = models.CharField(max_length=20, blank=True)
+    phone = models.CharField(max_length=20, blank=True, validators=[refuse_bidi_controls])
 
-    # Doctor fields; blank/null for patients and for doctors who left them unset.
-    specialization = models.CharField(max_length=100, blank=True)
+    # DOCTOR_FIELDS: blank, null or False for patients and for doctors who left them unset.
+    specialization = models.CharField(max_length=100, blank=True, validators=[refuse_bidi_controls])
     years_of_experience = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(80)]
     )
-    consultation_fee = models.DecimalField(
-        max_digits=10,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(0)],
-    )
-    clinic_address = models.CharField(max_length=255, blank=True)
+    consultation_fee = fee_field()
+    clinic_address = models.CharField(max_length=255, blank=True, validators=[refuse_bidi_controls])
+    video_consult_fee = fee_field()
+    home_consult_fee = fee_field()
+    home_consultation = models.BooleanField(default=False)
+    languages = models.CharField(max_length=200, blank=True, validators=[refuse_bidi_controls])
+    description = models.TextField(max_length=2000, blank=True, validators=[refuse_bidi_controls])
 
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)

@@ -1,14 +1,12 @@
 from rest_framework.permissions import BasePermission
 
-from accounts.models import UserType
-
 
 class IsDoctor(BasePermission):
     """Allows access only to authenticated users with the doctor role."""
 
     def has_permission(self, request, view):
         user = request.user
-        return bool(user and user.is_authenticated and user.user_type == UserType.DOCTOR)
+        return bool(user and user.is_authenticated and user.is_doctor)
 
 
 class IsPatient(BasePermission):
@@ -16,4 +14,4 @@ class IsPatient(BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        return bool(user and user.is_authenticated and user.user_type == UserType.USER)
+        return bool(user and user.is_authenticated and user.is_patient)

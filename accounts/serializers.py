@@ -1,116 +1,122 @@
+from collections.abc import Mapping
+
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
 from rest_framework_simplejwt import serializers as jwt_serializers
 
-from accounts.models import UserProfile, UserType, normalize_email
-
-# The React signup and profile pages send camelCase; the contract accepts both.
-CAMEL_TO_SNAKE = {
-    "fullName": "full_name",
-    "userType": "user_type",
-    "yearsOfExperience": "years_of_experience",
-    "consultationFee": "consultation_fee",
-    "clinicAddress": "clinic_address",
-}
-DOCTOR_FIELDS = ("specialization", "years_of_experience", "consultation_fee", "clinic_address")
-# Keys that would grant privileges or bypass the password flow: refused outright.
-PRIVILEGED_KEYS = (
-    "is_staff",
-    "isStaff",
-    "is_superuser",
-    "isSuperuser",
-    "is_active",
-    "isActive",
-    "groups",
-    "user_permissions",
+from accounts.models import (
+    DOCTOR_FIELDS,
+    UserProfile,
+    UserType,
+    normalize_email,
+    parse_role,
+    refuse_bidi_controls,
 )
 
 
-def snake_case_keys(data):
-    """Rename the camelCase keys we know; both spellings at once must agree."""
-    if not hasattr(data, "items"):
-        return data
-    out = dict(data.items())
-    for camel, snake in CAMEL_TO_SNAKE.items():
-        if camel in out:
-            value = out.pop(camel)
-            if snake in out and out[snake] != value:
+def camel_case(name):
+    """full_name -> fullName, the React pages' spelling."""
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+# The fields a person sets at signup or on their profile; optional ones take null or "" as unset.
+OPTIONAL_FIELDS = ("phone", *DOCTOR_FIELDS)
+PROFILE_FIELDS = ("email", "full_name", "user_type", *OPTIONAL_FIELDS)
+# The React signup and profile pages send camelCase; the contract accepts both spellings.
+CAMEL_CASE = {name: camel_case(name) for name in PROFILE_FIELDS if "_" in name}
+SNAKE_CASE = {camel: snake for snake, camel in CAMEL_CASE.items()}
+DOCTOR_KEYS = {*DOCTOR_FIELDS, *(CAMEL_CASE.get(name, name) for name in DOCTOR_FIELDS)}
+# Fields that would grant privileges, or bypass the password and verification flows:
+# refused outright, in either spelling and whatever the value.
+PRIVILEGED_FIELDS = ("is_staff", "is_superuser", "is_active", "groups", "user_permissions")
+PROFILE_LOCKED_FIELDS = (*PRIVILEGED_FIELDS, "password", "email_verified")
+
+
+def both_spellings(names):
+    return tuple(dict.fromkeys(key for name in names for key in (name, camel_case(name))))
+
+
+PRIVILEGED_KEYS = both_spellings(PRIVILEGED_FIELDS)
+PROFILE_REFUSED_KEYS = both_spellings(PROFILE_LOCKED_FIELDS)
+
+
+def respelled(data, spelling):
+    """Each known key in the spelling wanted; one field sent in both spellings needs one value."""
+    out = dict(data)
+    for other, name in spelling.items():
+        if other in out:
+            value = out.pop(other)
+            if name in out and out[name] != value:
                 # e.g. userType "admin" beside user_type "user": never pick one silently.
                 raise serializers.ValidationError(
-                    {snake: [f"Given as {snake} and {camel} with different values."]}
+                    {name: [f"Given as {name} and {other} with different values."]}
                 )
-            out[snake] = value
-    # Form pages send "" for an empty number input: that means unset.
-    for key in ("years_of_experience", "consultation_fee"):
-        if out.get(key) == "":
-            out[key] = None
+            out[name] = value
     return out
 
 
-def refuse_privileged_keys(data, keys=PRIVILEGED_KEYS):
-    if not hasattr(data, "keys"):
-        return
-    errors = {key: ["This field cannot be set."] for key in keys if key in data}
+def normalised(data, *, spelling, refused, doctor):
+    """The one reading of a signup or profile body, in the order that matters:
+    privilege keys are refused whatever their value; a non-doctor's doctor fields are
+    dropped unread (in either spelling, so never validated); each key is respelled as the
+    serializer names it; and null or "" for an optional field means unset, stored as the
+    column's empty value (None for numbers, "" for text, False for the home-visit flag).
+    """
+    errors = {key: ["This field cannot be set."] for key in refused if key in data}
     if errors:
         raise serializers.ValidationError(errors)
+    if not doctor:
+        data = {key: value for key, value in data.items() if key not in DOCTOR_KEYS}
+    data = respelled(data, spelling)
+    for name in OPTIONAL_FIELDS:
+        key = spelling.get(name, name)
+        if key in data and data[key] in (None, ""):
+            data[key] = UserProfile._meta.get_field(name).get_default()
+    return data
 
 
-class DoctorFieldsMixin(serializers.Serializer):
-    specialization = serializers.CharField(
-        max_length=100, required=False, allow_blank=True, allow_null=True
-    )
-    years_of_experience = serializers.IntegerField(
-        min_value=0, max_value=80, required=False, allow_null=True
-    )
-    consultation_fee = serializers.DecimalField(
-        max_digits=10, decimal_places=2, min_value=0, required=False, allow_null=True
-    )
-    clinic_address = serializers.CharField(
-        max_length=255, required=False, allow_blank=True, allow_null=True
-    )
+# One account per address, whatever its case: accounts.services decides, after validation,
+# so that a taken address never changes how the rest of a body is judged. (The model's
+# case-sensitive unique check is dropped here; its other rule stays.)
+EMAIL_UNCHECKED = {"validators": [refuse_bidi_controls]}
 
 
-def clean_optional_text(attrs, *keys):
-    """null and "" both mean unset for the optional text fields."""
-    for key in keys:
-        if key in attrs and attrs[key] is None:
-            attrs[key] = ""
+class SignupSerializer(serializers.ModelSerializer):
+    """A new patient or doctor account; every check but the email's comes from the model."""
 
-
-class SignupSerializer(DoctorFieldsMixin):
-    email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
-    full_name = serializers.CharField(max_length=150)
     user_type = serializers.CharField()
-    phone = serializers.CharField(max_length=20, required=False, allow_blank=True, allow_null=True)
+
+    class Meta:
+        model = UserProfile
+        fields = ["email", "password", "full_name", "user_type", *OPTIONAL_FIELDS]
+        extra_kwargs = {"email": EMAIL_UNCHECKED}
 
     def to_internal_value(self, data):
-        refuse_privileged_keys(data)
-        data = snake_case_keys(data)
-        if hasattr(data, "items") and str(data.get("user_type", "")).lower() != UserType.DOCTOR:
-            # Doctor fields mean nothing for a patient: not stored, so not validated.
-            data = {k: v for k, v in data.items() if k not in DOCTOR_FIELDS}
+        if isinstance(data, Mapping):
+            role = parse_role(data.get("user_type", data.get("userType")))
+            data = normalised(
+                data,
+                spelling=SNAKE_CASE,
+                refused=PRIVILEGED_KEYS,
+                doctor=role == UserType.DOCTOR,
+            )
         return super().to_internal_value(data)
 
     def validate_email(self, value):
         return normalize_email(value)
 
     def validate_user_type(self, value):
-        value = value.strip().lower()
-        if value == "patient":
-            return UserType.USER
-        if value in (UserType.USER, UserType.DOCTOR):
-            return value
-        if value == UserType.ADMIN:
+        role = parse_role(value)
+        if role == UserType.ADMIN:
             raise serializers.ValidationError("Admin accounts cannot be created by signup.")
-        raise serializers.ValidationError('Must be "user", "patient" or "doctor".')
+        if role not in (UserType.USER, UserType.DOCTOR):
+            raise serializers.ValidationError('Must be "user", "patient" or "doctor".')
+        return role
 
     def validate(self, attrs):
-        if attrs["user_type"] != UserType.DOCTOR:
-            for key in DOCTOR_FIELDS:
-                attrs.pop(key, None)
-        clean_optional_text(attrs, "phone", "specialization", "clinic_address")
         candidate = UserProfile(email=attrs["email"], full_name=attrs["full_name"])
         try:
             password_validation.validate_password(attrs["password"], user=candidate)
@@ -126,7 +132,12 @@ class LoginSerializer(serializers.Serializer):
     user_type = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
     def to_internal_value(self, data):
-        return super().to_internal_value(snake_case_keys(data))
+        if isinstance(data, Mapping):
+            data = respelled(data, SNAKE_CASE)
+        return super().to_internal_value(data)
+
+    def validate_user_type(self, value):
+        return parse_role(value)
 
 
 class LoginUserSerializer(serializers.ModelSerializer):
@@ -138,87 +149,69 @@ class LoginUserSerializer(serializers.ModelSerializer):
         fields = ["id", "email", "userType", "fullName"]
 
 
+def camel_case_fields(names):
+    """Meta.fields and extra_kwargs for a model serializer keyed in camelCase."""
+    fields = [CAMEL_CASE.get(name, name) for name in names]
+    sources = {CAMEL_CASE[name]: {"source": name} for name in names if name in CAMEL_CASE}
+    return fields, sources
+
+
 class ProfileSerializer(serializers.ModelSerializer):
     """The caller's own profile in the keys the dashboards read."""
 
-    fullName = serializers.CharField(source="full_name", max_length=150)
-    userType = serializers.CharField(source="user_type", read_only=True)
-    phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
-    yearsOfExperience = serializers.IntegerField(
-        source="years_of_experience", min_value=0, max_value=80, required=False, allow_null=True
-    )
-    consultationFee = serializers.DecimalField(
-        source="consultation_fee",
-        max_digits=10,
-        decimal_places=2,
-        min_value=0,
-        required=False,
-        allow_null=True,
-    )
-    clinicAddress = serializers.CharField(
-        source="clinic_address", max_length=255, required=False, allow_blank=True
-    )
-    specialization = serializers.CharField(max_length=100, required=False, allow_blank=True)
-
     class Meta:
         model = UserProfile
-        fields = [
-            "id",
-            "email",
-            "fullName",
-            "userType",
-            "phone",
-            "specialization",
-            "yearsOfExperience",
-            "consultationFee",
-            "clinicAddress",
-        ]
-        read_only_fields = ["id"]
-        # Uniqueness is checked case-insensitively in validate_email.
-        extra_kwargs = {"email": {"validators": []}}
+        fields, extra_kwargs = camel_case_fields(["id", *PROFILE_FIELDS])
+        read_only_fields = fields
 
-    DOCTOR_KEYS = ("specialization", "yearsOfExperience", "consultationFee", "clinicAddress")
+    # Doctor cards show these as 0 when unset; the profile says the same.
+    ZERO_WHEN_UNSET = ("videoConsultFee", "homeConsultFee")
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if instance.user_type != UserType.DOCTOR:
-            for key in self.DOCTOR_KEYS:
-                data.pop(key)
+        if not instance.is_doctor:
+            return {key: value for key, value in data.items() if key not in DOCTOR_KEYS}
+        for key in self.ZERO_WHEN_UNSET:
+            if data[key] is None:
+                data[key] = 0
         return data
 
+
+class ProfileUpdateSerializer(serializers.ModelSerializer):
+    """Changes to the caller's own profile, keyed as the profile is (snake_case respelled).
+
+    Clients may send their whole profile back: `id` is ignored, an unchanged `userType`
+    too; role, flags and password never change here.
+    """
+
+    userType = serializers.CharField(source="user_type", required=False, allow_null=True)
+
+    class Meta:
+        model = UserProfile
+        fields, extra_kwargs = camel_case_fields(PROFILE_FIELDS)
+        extra_kwargs["email"] = EMAIL_UNCHECKED
+
     def to_internal_value(self, data):
-        refuse_privileged_keys(data, PRIVILEGED_KEYS + ("password", "email_verified"))
-        if not hasattr(data, "items"):
-            return super().to_internal_value(data)
-        data = dict(data.items())
-        for camel, snake in CAMEL_TO_SNAKE.items():
-            if snake in data:
-                data.setdefault(camel, data.pop(snake))
-        # Clients may send the whole profile back: an unchanged role is fine.
-        role = data.pop("userType", None)
-        role = str(role).strip().lower() if role is not None else None
-        if role == "patient":
-            role = UserType.USER
-        if role is not None and role != self.instance.user_type:
-            raise serializers.ValidationError({"userType": ["The role cannot be changed."]})
-        data.pop("id", None)
-        if self.instance.user_type != UserType.DOCTOR:
-            for key in self.DOCTOR_KEYS:
-                data.pop(key, None)
-        for key in ("yearsOfExperience", "consultationFee"):
-            if data.get(key) == "":
-                data[key] = None
-        for key in ("phone", "specialization", "clinicAddress"):
-            if key in data and data[key] is None:
-                data[key] = ""
+        if isinstance(data, Mapping):
+            data = normalised(
+                data,
+                spelling=CAMEL_CASE,
+                refused=PROFILE_REFUSED_KEYS,
+                doctor=self.instance.is_doctor,
+            )
         return super().to_internal_value(data)
 
     def validate_email(self, value):
-        value = normalize_email(value)
-        taken = UserProfile.objects.filter(email__iexact=value).exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise serializers.ValidationError("Email already registered")
+        return normalize_email(value)
+
+    def validate_userType(self, value):
+        if value is not None and parse_role(value) != self.instance.user_type:
+            raise serializers.ValidationError("The role cannot be changed.")
         return value
+
+    def validate(self, attrs):
+        attrs.pop("user_type", None)  # accepted above only when unchanged
+        return attrs
 
 
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):

@@ -1,18 +1,50 @@
+from contextlib import contextmanager
+
 from django.db import IntegrityError, transaction
 
 from accounts.models import UserProfile
-from config.exceptions import MessageError
-
-EMAIL_TAKEN = "Email already registered"
+from config.errors import Refused
 
 
-def user_signup(*, email, password, **fields):
+class EmailTaken(Refused):
+    """Another account has this address, in any case: one shape, however it was found."""
+
+    def __init__(self):
+        super().__init__("Email already registered")
+
+
+def user_signup(*, email: str, password: str, **fields) -> UserProfile:
     """Create a patient or doctor account; one account per address, whatever its case."""
-    if UserProfile.objects.filter(email__iexact=email).exists():
-        raise MessageError(EMAIL_TAKEN)
+    _refuse_taken(email)
+    with _one_account_per_address():
+        return UserProfile.objects.create_user(email, password, **fields)
+
+
+def user_update(*, user: UserProfile, **fields) -> UserProfile:
+    """Change the user's own profile fields; the address may move to one nobody else has."""
+    if "email" in fields:
+        _refuse_taken(fields["email"], user)
+    for name, value in fields.items():
+        setattr(user, name, value)
+    with _one_account_per_address():
+        user.save(update_fields=list(fields))
+    return user
+
+
+def _refuse_taken(email, user=None):
+    others = UserProfile.objects.filter(email__iexact=email)
+    if user is not None:
+        others = others.exclude(pk=user.pk)
+    if others.exists():
+        raise EmailTaken
+
+
+@contextmanager
+def _one_account_per_address():
+    # Two requests claiming one address at once both pass the check above: the unique
+    # index on lower(email) decides, and the loser hears what the check would have said.
     try:
         with transaction.atomic():
-            return UserProfile.objects.create_user(email, password, **fields)
+            yield
     except IntegrityError as exc:
-        # Two signups with one address at once: the unique index decides.
-        raise MessageError(EMAIL_TAKEN) from exc
+        raise EmailTaken from exc

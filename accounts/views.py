@@ -1,6 +1,5 @@
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
-from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import (
@@ -15,14 +14,13 @@ from rest_framework.response import Response
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services
-from accounts.models import UserType
 from accounts.serializers import (
     LoginSerializer,
     LoginUserSerializer,
     ProfileSerializer,
+    ProfileUpdateSerializer,
     SignupSerializer,
 )
-from config.exceptions import MessageError
 from config.openapi import ERROR, FIELD_ERRORS, THROTTLED, UNAUTHENTICATED
 from config.throttles import SharedScopedRateThrottle
 
@@ -38,8 +36,9 @@ from config.throttles import SharedScopedRateThrottle
     },
     auth=[],
     description="Every field is also accepted in camelCase (fullName, userType, "
-    "yearsOfExperience, consultationFee, clinicAddress). A taken email is "
-    '400 `{"message": "Email already registered"}`.',
+    "yearsOfExperience, consultationFee, clinicAddress, videoConsultFee, homeConsultFee, "
+    "homeConsultation). Doctor fields sent for a patient are ignored. A taken email is "
+    '400 `{"message": "Email already registered"}`, checked once every field is valid.',
 )
 @api_view(["POST"])
 @authentication_classes([])
@@ -88,9 +87,7 @@ def login(request):
     user = authenticate(request, email=data["email"], password=data["password"])
     if user is None:
         return Response({"error": "Invalid credentials"}, status=status.HTTP_401_UNAUTHORIZED)
-    role = (data.get("user_type") or "").strip().lower()
-    if role == "patient":
-        role = UserType.USER
+    role = data.get("user_type")
     if role and role != user.user_type:
         return Response({"error": "Invalid role"}, status=status.HTTP_403_FORBIDDEN)
     refresh = RefreshToken.for_user(user)
@@ -112,18 +109,18 @@ def profile(request):
 
 
 @extend_schema(
-    request=ProfileSerializer,
-    responses={200: ProfileSerializer, 400: FIELD_ERRORS, 401: UNAUTHENTICATED},
+    request=ProfileUpdateSerializer,
+    responses={200: ProfileSerializer, 400: FIELD_ERRORS, 401: UNAUTHENTICATED, 429: THROTTLED},
+    description="Every field is also accepted in snake_case. Doctor fields sent for any "
+    'other role are ignored. An address another account has is 400 `{"message": '
+    '"Email already registered"}`, checked only once every field is valid.',
 )
 @api_view(["PATCH"])
+@throttle_classes([SharedScopedRateThrottle])
+@throttle_scope("profile")
 def profile_update(request):
     """Change the caller's own profile fields (never role, flags or password)."""
-    serializer = ProfileSerializer(request.user, data=request.data, partial=True)
+    serializer = ProfileUpdateSerializer(request.user, data=request.data, partial=True)
     serializer.is_valid(raise_exception=True)
-    try:
-        with transaction.atomic():
-            serializer.save()
-    except IntegrityError as exc:
-        # Another account took the address between the check and the save.
-        raise MessageError(services.EMAIL_TAKEN) from exc
-    return Response(serializer.data)
+    user = services.user_update(user=request.user, **serializer.validated_data)
+    return Response(ProfileSerializer(user).data)

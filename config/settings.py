@@ -175,10 +175,11 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
-        # Per client IP for login and signup, per user for booking.
+        # Per client IP for login and signup, per user for booking and profile updates.
         "login": LOGIN_RATE,
         "signup": env.str("THROTTLE_RATE_SIGNUP", default="20/hour"),
         "booking": env.str("THROTTLE_RATE_BOOKING", default="30/min"),
+        "profile": env.str("THROTTLE_RATE_PROFILE", default="30/min"),
     },
     # How many proxies in front of the app append to X-Forwarded-For; 0 trusts
     # none, so a client cannot dodge the per-IP limits with a forged header.

@@ -10,7 +10,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from tests.factories import PASSWORD, DoctorFactory, PatientFactory, UserFactory
 
-__all__ = ["PASSWORD", "bearer", "client_for", "on_postgres", "run_together"]
+__all__ = ["PASSWORD", "bearer", "client_for", "on_postgres", "run_together", "snapshot"]
 
 
 def on_postgres():
@@ -58,6 +58,19 @@ def run_together(calls):
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return list(pool.map(run, calls))
+
+
+def snapshot(user):
+    """The user's stored row (but last_login): equal before and after a refused request."""
+    user.refresh_from_db()
+    row = {
+        field.attname: getattr(user, field.attname)
+        for field in type(user)._meta.concrete_fields
+        if field.attname != "last_login"
+    }
+    row["groups"] = list(user.groups.all())
+    row["user_permissions"] = list(user.user_permissions.all())
+    return row
 
 
 def client_for(user):

@@ -4,22 +4,23 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from tests.factories import PASSWORD, DoctorFactory, PatientFactory, UserFactory
 
-LOGIN_URL = "/api/login/"
-TOKEN_URL = "/api/token/"
-REFRESH_URL = "/api/token/refresh/"
-PROFILE_URL = "/api/profile/"
+INVALID_CREDENTIALS = {"error": "Invalid credentials"}
+INVALID_ROLE = {"error": "Invalid role"}
+NO_ACTIVE_ACCOUNT = {"detail": "No active account found with the given credentials"}
+REQUIRED = ["This field is required."]
 
 pytestmark = pytest.mark.django_db
 
 
 def login(client, **body):
-    return client.post(LOGIN_URL, body, format="json")
+    return client.post(reverse("login"), body, format="json")
 
 
 def expired_access_token(user):
@@ -38,33 +39,29 @@ def token_user_id(access):
     return str(AccessToken(access)["user_id"])
 
 
+def client_for_access(access):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+def login_user(user, role):
+    return {"id": user.id, "email": user.email, "userType": role, "fullName": user.full_name}
+
+
 # --- /api/login/ success ------------------------------------------------------------------
 
 
-def test_a_patient_logs_in_and_gets_a_token_pair_and_the_user(api_client, patient):
-    response = login(api_client, email=patient.email, password=PASSWORD)
+@pytest.mark.parametrize(("factory", "role"), [(PatientFactory, "user"), (DoctorFactory, "doctor")])
+def test_a_user_logs_in_and_gets_a_token_pair_and_the_user(api_client, factory, role):
+    user = factory()
+
+    response = login(api_client, email=user.email, password=PASSWORD)
 
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"access", "refresh", "user"}
-    assert body["user"] == {
-        "id": patient.id,
-        "email": patient.email,
-        "userType": "user",
-        "fullName": patient.full_name,
-    }
-
-
-def test_a_doctor_logs_in_and_the_user_says_doctor(api_client, doctor):
-    response = login(api_client, email=doctor.email, password=PASSWORD)
-
-    assert response.status_code == 200
-    assert response.json()["user"] == {
-        "id": doctor.id,
-        "email": doctor.email,
-        "userType": "doctor",
-        "fullName": doctor.full_name,
-    }
+    assert body["user"] == login_user(user, role)
 
 
 def test_the_tokens_returned_belong_to_the_user(api_client, patient):
@@ -72,8 +69,7 @@ def test_the_tokens_returned_belong_to_the_user(api_client, patient):
 
     assert token_user_id(body["access"]) == str(patient.id)
     refresh = RefreshToken(body["refresh"])
-    assert str(refresh["user_id"]) == str(patient.id)
-    assert refresh["token_type"] == "refresh"
+    assert (str(refresh["user_id"]), refresh["token_type"]) == (str(patient.id), "refresh")
 
 
 def test_login_records_the_last_login(api_client, patient):
@@ -82,45 +78,32 @@ def test_login_records_the_last_login(api_client, patient):
     login(api_client, email=patient.email, password=PASSWORD)
 
     patient.refresh_from_db()
-    assert patient.last_login is not None
     assert timezone.now() - patient.last_login < timedelta(minutes=1)
 
 
-def test_the_email_may_be_typed_in_another_case(api_client):
+@pytest.mark.parametrize("typed", ["ASHA@Example.com", "  asha@example.com "])
+def test_the_email_may_be_typed_in_another_case_or_with_spaces(api_client, typed):
     user = PatientFactory(email="asha@example.com")
 
-    response = login(api_client, email="ASHA@Example.com", password=PASSWORD)
+    response = login(api_client, email=typed, password=PASSWORD)
 
     assert response.status_code == 200
-    assert response.json()["user"]["id"] == user.id
-    assert response.json()["user"]["email"] == "asha@example.com"
-
-
-def test_spaces_around_the_email_are_ignored(api_client):
-    user = PatientFactory(email="asha@example.com")
-
-    response = login(api_client, email="  asha@example.com ", password=PASSWORD)
-
-    assert response.status_code == 200
-    assert response.json()["user"]["id"] == user.id
+    assert response.json()["user"] == login_user(user, "user")
 
 
 def test_the_access_token_from_login_opens_the_profile(api_client, doctor):
     access = login(api_client, email=doctor.email, password=PASSWORD).json()["access"]
 
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    response = client.get(PROFILE_URL)
+    response = client_for_access(access).get(reverse("profile"))
 
     assert response.status_code == 200
-    assert response.json()["id"] == doctor.id
-    assert response.json()["userType"] == "doctor"
+    assert (response.json()["id"], response.json()["userType"]) == (doctor.id, "doctor")
 
 
 def test_the_refresh_token_from_login_can_be_refreshed(api_client, patient):
     refresh = login(api_client, email=patient.email, password=PASSWORD).json()["refresh"]
 
-    response = api_client.post(REFRESH_URL, {"refresh": refresh}, format="json")
+    response = api_client.post(reverse("token-refresh"), {"refresh": refresh}, format="json")
 
     assert response.status_code == 200
     assert token_user_id(response.json()["access"]) == str(patient.id)
@@ -129,389 +112,268 @@ def test_the_refresh_token_from_login_can_be_refreshed(api_client, patient):
 # --- /api/login/ role check ---------------------------------------------------------------
 
 
-def test_user_type_matching_the_role_is_accepted(api_client, doctor):
-    response = login(api_client, email=doctor.email, password=PASSWORD, userType="doctor")
+@pytest.mark.parametrize(
+    ("account", "key", "role", "status", "body"),
+    [
+        ("doctor", "userType", "doctor", 200, None),
+        ("doctor", "userType", "Doctor", 200, None),
+        ("patient", "userType", "patient", 200, None),
+        ("patient", "userType", "user", 200, None),
+        ("doctor", "userType", "", 200, None),
+        ("doctor", "userType", None, 200, None),
+        ("patient", "user_type", "doctor", 403, INVALID_ROLE),
+        ("patient", "userType", "doctor", 403, INVALID_ROLE),
+        ("doctor", "userType", "user", 403, INVALID_ROLE),
+        ("doctor", "userType", "patient", 403, INVALID_ROLE),
+        ("admin_user", "userType", "patient", 403, INVALID_ROLE),
+    ],
+)
+def test_the_role_sent_must_be_the_accounts(api_client, request, account, key, role, status, body):
+    user = request.getfixturevalue(account)
 
-    assert response.status_code == 200
-    assert response.json()["user"]["userType"] == "doctor"
+    response = login(api_client, email=user.email, password=PASSWORD, **{key: role})
 
-
-def test_user_type_patient_matches_the_role_user(api_client, patient):
-    response = login(api_client, email=patient.email, password=PASSWORD, userType="patient")
-
-    assert response.status_code == 200
-    assert response.json()["user"]["userType"] == "user"
-
-
-def test_user_type_user_matches_the_role_user(api_client, patient):
-    response = login(api_client, email=patient.email, password=PASSWORD, userType="user")
-
-    assert response.status_code == 200
-    assert response.json()["user"]["id"] == patient.id
-
-
-def test_snake_case_user_type_is_checked_too(api_client, patient):
-    response = login(api_client, email=patient.email, password=PASSWORD, user_type="doctor")
-
-    assert response.status_code == 403
-    assert response.json() == {"error": "Invalid role"}
-
-
-def test_a_patient_logging_in_as_a_doctor_is_refused_with_invalid_role(api_client, patient):
-    response = login(api_client, email=patient.email, password=PASSWORD, userType="doctor")
-
-    assert response.status_code == 403
-    assert response.json() == {"error": "Invalid role"}
-
-
-def test_a_doctor_logging_in_as_user_is_refused_with_invalid_role(api_client, doctor):
-    response = login(api_client, email=doctor.email, password=PASSWORD, userType="user")
-
-    assert response.status_code == 403
-    assert response.json() == {"error": "Invalid role"}
-
-
-def test_a_doctor_logging_in_as_patient_is_refused_with_invalid_role(api_client, doctor):
-    response = login(api_client, email=doctor.email, password=PASSWORD, userType="patient")
-
-    assert response.status_code == 403
-    assert response.json() == {"error": "Invalid role"}
-
-
-def test_an_admin_logging_in_as_a_patient_is_refused_with_invalid_role(api_client, admin_user):
-    response = login(api_client, email=admin_user.email, password=PASSWORD, userType="patient")
-
-    assert response.status_code == 403
-    assert response.json() == {"error": "Invalid role"}
-
-
-def test_a_refused_role_hands_out_no_token_and_records_no_login(api_client, doctor):
-    response = login(api_client, email=doctor.email, password=PASSWORD, userType="user")
-
-    assert "access" not in response.json()
-    assert "refresh" not in response.json()
-    doctor.refresh_from_db()
-    assert doctor.last_login is None
+    assert response.status_code == status
+    if status == 200:
+        assert response.json()["user"] == login_user(user, user.user_type)
+    else:
+        assert response.json() == body
+        user.refresh_from_db()
+        assert user.last_login is None  # no token handed out, no login recorded
 
 
 def test_a_wrong_password_with_a_wrong_role_is_still_invalid_credentials(api_client, doctor):
     # The role is only checked for a correct password: no probing of who is a doctor.
     response = login(api_client, email=doctor.email, password="wrong-password", userType="user")
 
-    assert response.status_code == 401
-    assert response.json() == {"error": "Invalid credentials"}
+    assert (response.status_code, response.json()) == (401, INVALID_CREDENTIALS)
 
 
-@pytest.mark.parametrize("user_type", ["", None])
-def test_an_empty_user_type_means_no_role_check(api_client, doctor, user_type):
-    response = login(api_client, email=doctor.email, password=PASSWORD, userType=user_type)
-
-    assert response.status_code == 200
-    assert response.json()["user"]["userType"] == "doctor"
+# --- /api/login/ refusals: no token, no login recorded ------------------------------------
 
 
-def test_the_role_is_compared_whatever_its_case(api_client, doctor):
-    response = login(api_client, email=doctor.email, password=PASSWORD, userType="Doctor")
-
-    assert response.status_code == 200
+def inactive():
+    return PatientFactory(is_active=False)
 
 
-# --- /api/login/ refusals -----------------------------------------------------------------
+def without_usable_password():
+    user = UserFactory()
+    user.set_unusable_password()
+    user.save()
+    return user
 
 
-def test_a_wrong_password_is_invalid_credentials(api_client, patient):
-    response = login(api_client, email=patient.email, password="not-the-password")
+@pytest.mark.parametrize(
+    ("account", "email", "password"),
+    [
+        pytest.param(PatientFactory, None, "not-the-password", id="wrong-password"),
+        pytest.param(PatientFactory, None, PASSWORD.upper(), id="password-case"),
+        pytest.param(PatientFactory, "nobody@example.com", PASSWORD, id="unknown-email"),
+        pytest.param(PatientFactory, "not an email", PASSWORD, id="malformed-email"),
+        pytest.param(inactive, None, PASSWORD, id="inactive"),
+        pytest.param(without_usable_password, None, PASSWORD, id="unusable-password"),
+    ],
+)
+def test_it_answers_invalid_credentials(api_client, account, email, password):
+    user = account()
 
-    assert response.status_code == 401
-    assert response.json() == {"error": "Invalid credentials"}
-    patient.refresh_from_db()
-    assert patient.last_login is None
+    response = login(api_client, email=email or user.email, password=password)
 
-
-def test_the_password_is_case_sensitive(api_client, patient):
-    response = login(api_client, email=patient.email, password=PASSWORD.upper())
-
-    assert response.status_code == 401
-    assert response.json() == {"error": "Invalid credentials"}
-
-
-def test_an_unknown_email_is_invalid_credentials(api_client, patient):
-    response = login(api_client, email="nobody@example.com", password=PASSWORD)
-
-    assert response.status_code == 401
-    assert response.json() == {"error": "Invalid credentials"}
-
-
-def test_a_malformed_email_is_just_invalid_credentials(api_client):
-    response = login(api_client, email="not an email", password=PASSWORD)
-
-    assert response.status_code == 401
-    assert response.json() == {"error": "Invalid credentials"}
-
-
-def test_an_inactive_user_is_invalid_credentials(api_client):
-    user = PatientFactory(is_active=False)
-
-    response = login(api_client, email=user.email, password=PASSWORD)
-
-    assert response.status_code == 401
-    assert response.json() == {"error": "Invalid credentials"}
+    assert (response.status_code, response.json()) == (401, INVALID_CREDENTIALS)
     user.refresh_from_db()
     assert user.last_login is None
 
 
-def test_a_user_without_a_usable_password_cannot_log_in(api_client):
-    user = UserFactory()
-    user.set_unusable_password()
-    user.save()
-
-    response = login(api_client, email=user.email, password=PASSWORD)
-
-    assert response.status_code == 401
-    assert response.json() == {"error": "Invalid credentials"}
-
-
-@pytest.mark.parametrize("field", ["email", "password"])
-def test_a_missing_field_is_a_validation_error(api_client, patient, field):
-    body = {"email": patient.email, "password": PASSWORD}
-    del body[field]
-
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"password": PASSWORD}, {"email": REQUIRED}),
+        ({"email": "a@example.com"}, {"password": REQUIRED}),
+        ({}, {"email": REQUIRED, "password": REQUIRED}),
+        ({"email": "", "password": PASSWORD}, {"email": ["This field may not be blank."]}),
+        (
+            {"email": "a@example.com", "password": ""},
+            {"password": ["This field may not be blank."]},
+        ),
+        (
+            {"email": "a\x00b@example.com", "password": PASSWORD},
+            {"email": ["Null characters are not allowed."]},
+        ),
+        (
+            {
+                "email": "a@example.com",
+                "password": PASSWORD,
+                "userType": "user",
+                "user_type": "doctor",
+            },
+            {"user_type": ["Given as user_type and userType with different values."]},
+        ),
+    ],
+)
+def test_a_malformed_body_is_a_validation_error(api_client, patient, body, errors):
     response = login(api_client, **body)
 
-    assert response.status_code == 400
-    assert field in response.json()
-    assert isinstance(response.json()[field], list)
+    assert (response.status_code, response.json()) == (400, errors)
+    patient.refresh_from_db()
+    assert patient.last_login is None
 
 
-def test_an_empty_body_names_both_fields(api_client):
-    response = api_client.post(LOGIN_URL, {}, format="json")
-
-    assert response.status_code == 400
-    assert {"email", "password"} <= set(response.json())
-
-
-@pytest.mark.parametrize("field", ["email", "password"])
-def test_a_blank_field_is_a_validation_error(api_client, patient, field):
-    body = {"email": patient.email, "password": PASSWORD, field: ""}
-
-    response = login(api_client, **body)
-
-    assert response.status_code == 400
-    assert field in response.json()
-
-
-@pytest.mark.parametrize("body", [[], ["a@example.com", PASSWORD], "text", 7, None])
-def test_a_json_body_that_is_not_an_object_is_a_client_error(api_client, body):
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ([], ["Invalid data. Expected a dictionary, but got list."]),
+        (["a@example.com", PASSWORD], ["Invalid data. Expected a dictionary, but got list."]),
+        ("text", ["Invalid data. Expected a dictionary, but got str."]),
+        (7, ["Invalid data. Expected a dictionary, but got int."]),
+        (None, ["No data provided"]),
+    ],
+)
+def test_a_json_body_that_is_not_an_object_is_a_validation_error(api_client, body, errors):
     response = api_client.generic(
-        "POST", LOGIN_URL, json.dumps(body), content_type="application/json"
+        "POST", reverse("login"), json.dumps(body), content_type="application/json"
     )
 
-    assert 400 <= response.status_code < 500
-    assert "access" not in response.content.decode()
+    assert (response.status_code, response.json()) == (400, {"non_field_errors": errors})
 
 
-def test_a_nul_character_in_the_email_is_a_validation_error(api_client, patient):
-    response = login(api_client, email="a\x00b@example.com", password=PASSWORD)
-
-    assert response.status_code == 400
-    assert "email" in response.json()
+# --- login and the standard token endpoint ignore a stale token in the header -------------
 
 
-# --- /api/login/ with a stale token in the header -----------------------------------------
+def stale_headers(patient, doctor):
+    return {
+        "garbage": "Bearer garbage.garbage.garbage",
+        "expired": f"Bearer {expired_access_token(patient)}",
+        "another-users": f"Bearer {AccessToken.for_user(doctor)}",
+        "not-bearer": "Basic Zm9vOmJhcg==",
+    }
 
 
-def test_login_works_with_a_garbage_authorization_header(api_client, patient):
-    api_client.credentials(HTTP_AUTHORIZATION="Bearer garbage.garbage.garbage")
+@pytest.mark.parametrize("header", ["garbage", "expired", "another-users", "not-bearer"])
+@pytest.mark.parametrize("url_name", ["login", "token-obtain-pair"])
+def test_login_ignores_the_authorization_header(api_client, patient, doctor, header, url_name):
+    api_client.credentials(HTTP_AUTHORIZATION=stale_headers(patient, doctor)[header])
 
-    response = login(api_client, email=patient.email, password=PASSWORD)
-
-    assert response.status_code == 200
-    assert response.json()["user"]["id"] == patient.id
-
-
-def test_login_works_with_an_expired_authorization_header(api_client, patient):
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {expired_access_token(patient)}")
-
-    response = login(api_client, email=patient.email, password=PASSWORD)
+    response = api_client.post(
+        reverse(url_name), {"email": patient.email, "password": PASSWORD}, format="json"
+    )
 
     assert response.status_code == 200
     assert token_user_id(response.json()["access"]) == str(patient.id)
-
-
-def test_login_works_with_another_users_token_in_the_header(api_client, patient, doctor):
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(doctor)}")
-
-    response = login(api_client, email=patient.email, password=PASSWORD)
-
-    assert response.status_code == 200
-    assert response.json()["user"]["id"] == patient.id
-
-
-def test_login_works_with_a_non_bearer_authorization_header(api_client, patient):
-    api_client.credentials(HTTP_AUTHORIZATION="Basic Zm9vOmJhcg==")
-
-    response = login(api_client, email=patient.email, password=PASSWORD)
-
-    assert response.status_code == 200
 
 
 # --- /api/token/ --------------------------------------------------------------------------
 
 
-def test_the_standard_token_endpoint_returns_a_pair(api_client, patient):
+@pytest.mark.parametrize("typed", ["dr.k@example.com", "DR.K@EXAMPLE.COM"])
+def test_the_standard_token_endpoint_returns_a_pair(api_client, typed):
+    user = DoctorFactory(email="dr.k@example.com")
+
     response = api_client.post(
-        TOKEN_URL, {"email": patient.email, "password": PASSWORD}, format="json"
+        reverse("token-obtain-pair"), {"email": typed, "password": PASSWORD}, format="json"
     )
 
     assert response.status_code == 200
     assert set(response.json()) == {"access", "refresh"}
-    assert token_user_id(response.json()["access"]) == str(patient.id)
-
-
-def test_the_standard_token_endpoint_accepts_the_email_in_another_case(api_client):
-    user = DoctorFactory(email="dr.k@example.com")
-
-    response = api_client.post(
-        TOKEN_URL, {"email": "DR.K@EXAMPLE.COM", "password": PASSWORD}, format="json"
-    )
-
-    assert response.status_code == 200
     assert token_user_id(response.json()["access"]) == str(user.id)
 
 
-def test_the_standard_token_endpoint_refuses_a_wrong_password(api_client, patient):
-    response = api_client.post(
-        TOKEN_URL, {"email": patient.email, "password": "wrong-password"}, format="json"
-    )
-
-    assert response.status_code == 401
-    assert "access" not in response.json()
-    assert "detail" in response.json()
-
-
-def test_the_standard_token_endpoint_refuses_an_unknown_email(api_client):
-    response = api_client.post(
-        TOKEN_URL, {"email": "ghost@example.com", "password": PASSWORD}, format="json"
-    )
-
-    assert response.status_code == 401
-    assert "access" not in response.json()
-
-
-def test_the_standard_token_endpoint_refuses_an_inactive_user(api_client):
-    user = PatientFactory(is_active=False)
+@pytest.mark.parametrize(
+    ("account", "email", "password"),
+    [
+        pytest.param(PatientFactory, None, "wrong-password", id="wrong-password"),
+        pytest.param(PatientFactory, "ghost@example.com", PASSWORD, id="unknown-email"),
+        pytest.param(inactive, None, PASSWORD, id="inactive"),
+    ],
+)
+def test_the_standard_token_endpoint_refuses_bad_credentials(api_client, account, email, password):
+    user = account()
 
     response = api_client.post(
-        TOKEN_URL, {"email": user.email, "password": PASSWORD}, format="json"
+        reverse("token-obtain-pair"),
+        {"email": email or user.email, "password": password},
+        format="json",
     )
 
-    assert response.status_code == 401
-    assert "access" not in response.json()
+    assert (response.status_code, response.json()) == (401, NO_ACTIVE_ACCOUNT)
 
 
 def test_the_standard_token_endpoint_reports_missing_fields(api_client):
-    response = api_client.post(TOKEN_URL, {}, format="json")
+    response = api_client.post(reverse("token-obtain-pair"), {}, format="json")
 
-    assert response.status_code == 400
-    assert {"email", "password"} <= set(response.json())
-
-
-def test_the_standard_token_endpoint_ignores_a_garbage_authorization_header(api_client, patient):
-    api_client.credentials(HTTP_AUTHORIZATION="Bearer garbage")
-
-    response = api_client.post(
-        TOKEN_URL, {"email": patient.email, "password": PASSWORD}, format="json"
+    assert (response.status_code, response.json()) == (
+        400,
+        {"email": REQUIRED, "password": REQUIRED},
     )
-
-    assert response.status_code == 200
 
 
 # --- /api/token/refresh/ ------------------------------------------------------------------
 
 
-def test_refresh_returns_a_new_access_token(api_client, doctor):
+@pytest.mark.parametrize("header", [None, "Bearer garbage"])
+def test_refresh_returns_a_new_access_token_that_opens_the_profile(api_client, doctor, header):
+    if header:
+        api_client.credentials(HTTP_AUTHORIZATION=header)
     refresh = str(RefreshToken.for_user(doctor))
 
-    response = api_client.post(REFRESH_URL, {"refresh": refresh}, format="json")
+    response = api_client.post(reverse("token-refresh"), {"refresh": refresh}, format="json")
 
     assert response.status_code == 200
-    assert "access" in response.json()
     access = response.json()["access"]
-    assert token_user_id(access) == str(doctor.id)
-    assert AccessToken(access)["token_type"] == "access"
+    assert (token_user_id(access), AccessToken(access)["token_type"]) == (str(doctor.id), "access")
+    assert client_for_access(access).get(reverse("profile")).json()["id"] == doctor.id
 
 
-def test_the_refreshed_access_token_opens_the_profile(api_client, doctor):
-    refresh = str(RefreshToken.for_user(doctor))
-    access = api_client.post(REFRESH_URL, {"refresh": refresh}, format="json").json()["access"]
-
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    response = client.get(PROFILE_URL)
-
-    assert response.status_code == 200
-    assert response.json()["id"] == doctor.id
-
-
-def test_refresh_refuses_a_garbage_token(api_client):
-    response = api_client.post(REFRESH_URL, {"refresh": "not-a-token"}, format="json")
-
-    assert response.status_code == 401
-    assert "access" not in response.json()
-
-
-def test_refresh_refuses_an_expired_refresh_token(api_client, patient):
-    response = api_client.post(
-        REFRESH_URL, {"refresh": expired_refresh_token(patient)}, format="json"
-    )
-
-    assert response.status_code == 401
-    assert "access" not in response.json()
-
-
-def test_refresh_refuses_an_access_token_in_place_of_a_refresh_token(api_client, patient):
-    access = str(AccessToken.for_user(patient))
-
-    response = api_client.post(REFRESH_URL, {"refresh": access}, format="json")
-
-    assert response.status_code == 401
-    assert "access" not in response.json()
-
-
-def test_refresh_refuses_the_token_of_a_deactivated_user(api_client, patient):
-    refresh = str(RefreshToken.for_user(patient))
-    patient.is_active = False
-    patient.save()
-
-    response = api_client.post(REFRESH_URL, {"refresh": refresh}, format="json")
-
-    assert response.status_code == 401
-    assert "access" not in response.json()
-
-
-def test_refresh_refuses_the_token_of_a_deleted_user(api_client):
-    user = PatientFactory()
+def deactivated(user):
     refresh = str(RefreshToken.for_user(user))
-    user.delete()
+    user.is_active = False
+    user.save()
+    return refresh
 
-    response = api_client.post(REFRESH_URL, {"refresh": refresh}, format="json")
 
-    assert response.status_code == 401
-    assert "access" not in response.json()
+def deleted(user):
+    ghost = PatientFactory()
+    refresh = str(RefreshToken.for_user(ghost))
+    ghost.delete()
+    return refresh
+
+
+NO_ACCOUNT_FOR_TOKEN = {"detail": "No active account found for the given token."}
+TOKEN_NOT_VALID = {"detail": "Token is invalid", "code": "token_not_valid"}
+
+
+@pytest.mark.parametrize(
+    ("token", "body"),
+    [
+        pytest.param(lambda user: "not-a-token", TOKEN_NOT_VALID, id="garbage"),
+        pytest.param(
+            expired_refresh_token,
+            {"detail": "Token is expired", "code": "token_not_valid"},
+            id="expired",
+        ),
+        pytest.param(
+            lambda user: str(AccessToken.for_user(user)),
+            {"detail": "Token has wrong type", "code": "token_not_valid"},
+            id="access-token",
+        ),
+        pytest.param(
+            deactivated,
+            NO_ACCOUNT_FOR_TOKEN,
+            id="deactivated-user",
+        ),
+        pytest.param(
+            deleted,
+            NO_ACCOUNT_FOR_TOKEN,
+            id="deleted-user",
+        ),
+    ],
+)
+def test_refresh_refuses_a_token_it_cannot_honour(api_client, patient, token, body):
+    response = api_client.post(reverse("token-refresh"), {"refresh": token(patient)}, format="json")
+
+    assert (response.status_code, response.json()) == (401, body)
 
 
 def test_refresh_reports_a_missing_token(api_client):
-    response = api_client.post(REFRESH_URL, {}, format="json")
+    response = api_client.post(reverse("token-refresh"), {}, format="json")
 
-    assert response.status_code == 400
-    assert "refresh" in response.json()
-
-
-def test_refresh_ignores_a_garbage_authorization_header(api_client, patient):
-    api_client.credentials(HTTP_AUTHORIZATION="Bearer garbage")
-    refresh = str(RefreshToken.for_user(patient))
-
-    response = api_client.post(REFRESH_URL, {"refresh": refresh}, format="json")
-
-    assert response.status_code == 200
-    assert token_user_id(response.json()["access"]) == str(patient.id)
+    assert (response.status_code, response.json()) == (400, {"refresh": REQUIRED})
