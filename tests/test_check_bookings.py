@@ -146,7 +146,9 @@ def test_command_prints_each_violation_and_fails(clean_data):
     ]
 
 
-def test_check_costs_seven_queries_however_many_rows_are_wrong(clean_data, django_assert_num_queries):
+def test_check_costs_seven_queries_however_many_rows_are_wrong(
+    clean_data, django_assert_num_queries
+):
     for slot in TimeSlotFactory.create_batch(5):
         TimeSlot.objects.filter(pk=slot.pk).update(is_booked=True, is_available=False)
     with django_assert_num_queries(7):
