@@ -30,16 +30,19 @@ BENCH_ENV = {
     "THROTTLE_RATE_SIGNUP": "100000/min",
 }
 
-# The floor reads exactly the columns the slot and doctor JSON show.
-SLOT_COLUMNS = [
-    "id", "doctor_id", "date", "start_time", "end_time", "duration", "is_available",
-    "is_booked", "doctor__full_name", "doctor__specialization",
-    "doctor__years_of_experience", "doctor__consultation_fee", "doctor__clinic_address",
-]  # fmt: skip
-DOCTOR_COLUMNS = [
-    "id", "full_name", "specialization", "years_of_experience", "consultation_fee",
-    "clinic_address",
-]  # fmt: skip
+
+def __getattr__(name):
+    """SLOT_COLUMNS and DOCTOR_COLUMNS, the columns the slot and doctor JSON show,
+    which the floor reads: derived from the app's one description of the shape
+    (so read them after setup_django(), as the scripts do)."""
+    from doctor.rendering import shape_of
+    from doctor.serializers import DoctorMiniSerializer, TimeSlotSerializer
+
+    shapes = {"SLOT_COLUMNS": TimeSlotSerializer, "DOCTOR_COLUMNS": DoctorMiniSerializer}
+    if name not in shapes:
+        raise AttributeError(name)
+    return shape_of(shapes[name]).all_columns()
+
 
 SPECIALIZATIONS = ["pediatric", "cardiology", "dermatology", "orthopedics", "general", ""]
 SLOT_MINUTES = 30

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "accounts",
     "doctor",
     "idempotency",
+    "calendars",
 ]
 
 MIDDLEWARE = [
@@ -113,6 +114,10 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+
+# The right-hand side of every calendar event's UID. Calendar apps match updates
+# to events by UID: changing this duplicates every event in every subscriber's app.
+CALENDAR_UID_DOMAIN = "quickmed-slots"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("accounts.urls")),
     path("api/doctor/", include("doctor.urls")),
+    path("api/", include("calendars.urls")),
 ]
 
 handler404 = "config.views.not_found"

@@ -1,26 +1,40 @@
 """Staff screens for slots and bookings that keep the booking rules.
 
-The flags `is_booked`/`is_available` of a booked slot change only through
-booking and cancelling (doctor.services), never by editing or deleting rows here.
+Every add, edit and delete here goes through doctor.services, as the API's do:
+the same rules, under the same locks, with the same texts. The flags of a
+booked slot change only through booking and cancelling.
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
-from django.db import transaction
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 
 from accounts.models import UserProfile, UserType
-from config.exceptions import MessageError
+from config.errors import Invalid, NotFound, Refused
 from doctor import services
-from doctor.models import Booking, TimeSlot, slot_minutes, starts_in_past
+from doctor.models import Booking, TimeSlot
+
+SLOT_FIELDS = ["doctor", "date", "start_time", "end_time", "duration", "is_available"]
+
+
+def attempt(modeladmin, request, label, service, **kwargs):
+    """Run one service call for an admin action; a refusal becomes an error
+    message with the service's own text. True when it went through."""
+    try:
+        service(**kwargs)
+    except (NotFound, Refused) as exc:
+        modeladmin.message_user(request, f"{label}: {exc.message}", messages.ERROR)
+        return False
+    return True
 
 
 class TimeSlotAdminForm(forms.ModelForm):
-    """The API's slot rules for slots staff add or edit: times, duration, no overlap."""
+    """Staff add or edit a slot under the API's rules: services.slot_check decides."""
 
     class Meta:
         model = TimeSlot
-        fields = ["doctor", "date", "start_time", "end_time", "duration", "is_available"]
+        fields = SLOT_FIELDS
         help_texts = {"duration": "Minutes; left blank, it is computed from the times."}
 
     def __init__(self, *args, **kwargs):
@@ -35,43 +49,28 @@ class TimeSlotAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        doctor, date = cleaned.get("doctor"), cleaned.get("date")
-        start, end = cleaned.get("start_time"), cleaned.get("end_time")
-        if None in (doctor, date, start, end):
+        times = {name: cleaned.get(name) for name in ("doctor", "date", "start_time", "end_time")}
+        if None in times.values():
             return cleaned  # the missing field already carries its error
-        cleaned["duration"] = slot_minutes(date, start, end, cleaned.get("duration"))
-        # Like the API, no new slot in the past; an old slot may still be edited otherwise.
-        moved = {"date", "start_time"} & set(self.changed_data)
-        if moved and starts_in_past(date, start):
-            raise forms.ValidationError("The slot cannot start in the past.")
-        # The admin validates inside its save transaction; taking the lock that
-        # services.slot_create takes makes check and save one step per doctor.
-        services.lock_doctor(doctor)
-        clash = (
-            services.overlapping_slots(doctor=doctor, date=date, start_time=start, end_time=end)
-            .exclude(pk=self.instance.pk)
-            .first()
-        )
-        if clash is not None:
-            raise forms.ValidationError(
-                f"Overlaps slot {clash.pk} of this doctor on {clash.date} "
-                f"({clash.start_time:%H:%M}-{clash.end_time:%H:%M})."
+        # The admin validates inside its save transaction: the locks slot_check
+        # takes are held until save_model writes through the service.
+        try:
+            cleaned["duration"] = services.slot_check(
+                slot_id=self.instance.pk, duration=cleaned.get("duration"), **times
             )
+        except Invalid as exc:
+            # DRF's "non_field_errors" is the form's NON_FIELD_ERRORS.
+            errors = {NON_FIELD_ERRORS: exc.errors.pop("non_field_errors", []), **exc.errors}
+            raise forms.ValidationError({k: v for k, v in errors.items() if v}) from exc
+        except (NotFound, Refused) as exc:
+            raise forms.ValidationError(exc.message) from exc
         return cleaned
 
 
 @admin.register(TimeSlot)
 class TimeSlotAdmin(admin.ModelAdmin):
     form = TimeSlotAdminForm
-    list_display = (
-        "doctor",
-        "date",
-        "start_time",
-        "end_time",
-        "duration",
-        "is_available",
-        "is_booked",
-    )
+    list_display = (*SLOT_FIELDS, "is_booked")
     list_filter = ("date", "is_available", "is_booked")
     date_hierarchy = "date"
     search_fields = ("doctor__full_name", "doctor__email")
@@ -80,21 +79,34 @@ class TimeSlotAdmin(admin.ModelAdmin):
     # Our delete_selected below replaces the site-wide action of that name.
     actions = ["delete_selected"]
 
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None and request.method == "POST":
-            # The change and delete views run this inside their transaction:
-            # deciding and saving on a locked copy means a booking made while
-            # staff had the form open is seen (403), never overwritten.
-            obj = TimeSlot.objects.select_for_update().filter(pk=obj.pk).first()
-        return obj
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in SLOT_FIELDS}
+        if change:
+            saved = services.slot_update(slot_id=obj.pk, **fields)
+        else:
+            saved = services.slot_create(**fields)
+        obj.pk = saved.pk  # for the admin's log and redirect
 
+    def delete_model(self, request, obj):
+        try:
+            services.slot_delete(slot_id=obj.pk)
+        except (NotFound, Refused) as exc:
+            raise PermissionDenied(exc.message) from exc
+
+    def delete_queryset(self, request, queryset):
+        # Slot by slot through the service, each under its lock: a slot booked
+        # since the confirmation page stays, and says why.
+        for slot in queryset.order_by("pk"):
+            attempt(self, request, f"Slot {slot.pk}", services.slot_delete, slot_id=slot.pk)
+
+    # What the service would refuse is shown read-only, and cannot be deleted.
     def has_change_permission(self, request, obj=None):
-        # A booked slot is shown read-only: it changes only through cancel.
-        return not (obj and obj.is_booked) and super().has_change_permission(request, obj)
+        refused = obj is not None and services.slot_change_refusal(obj)
+        return not refused and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return not (obj and obj.is_booked) and super().has_delete_permission(request, obj)
+        refused = obj is not None and services.slot_change_refusal(obj, delete=True)
+        return not refused and super().has_delete_permission(request, obj)
 
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
@@ -105,25 +117,16 @@ class TimeSlotAdmin(admin.ModelAdmin):
 
     @admin.action(permissions=["delete"], description="Delete selected free time slots")
     def delete_selected(self, request, queryset):
-        booked = queryset.filter(is_booked=True).count()
-        if booked:
-            self.message_user(
-                request,
-                f"Skipped {booked} booked slot(s): a booked slot cannot be deleted; "
-                "cancel its booking first.",
-                messages.ERROR,
-            )
-        free = queryset.filter(is_booked=False)
+        refused = []
+        for slot in queryset.order_by("pk"):
+            if refusal := services.slot_change_refusal(slot, delete=True):
+                self.message_user(request, f"Slot {slot.pk}: {refusal}", messages.ERROR)
+                refused.append(slot.pk)
+        free = queryset.exclude(pk__in=refused)
         if not free.exists():
             return None
-        # Django's own flow: confirmation page first, then delete_queryset below.
+        # Django's own flow: confirmation page first, then delete_queryset above.
         return django_delete_selected(self, request, free)
-
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            # Re-read under lock: a slot booked since the confirmation page stays.
-            free = queryset.filter(is_booked=False).select_for_update().order_by("pk")
-            TimeSlot.objects.filter(pk__in=list(free.values_list("pk", flat=True))).delete()
 
 
 @admin.register(Booking)
@@ -162,10 +165,8 @@ class BookingAdmin(admin.ModelAdmin):
                     request, f"Booking {booking.pk}: already cancelled.", messages.WARNING
                 )
                 continue
-            try:
-                # The staff path (no user): cancels exactly this booking and frees the slot.
-                services.booking_cancel(slot_id=booking.slot_id, booking_id=booking.pk)
-            except MessageError as exc:
-                self.message_user(request, f"Booking {booking.pk}: {exc.message}", messages.ERROR)
-            else:
-                self.message_user(request, f"Booking {booking.pk} cancelled.", messages.SUCCESS)
+            # The staff path (no user): cancels exactly this booking and frees the slot.
+            label = f"Booking {booking.pk}"
+            ids = {"slot_id": booking.slot_id, "booking_id": booking.pk}
+            if attempt(self, request, label, services.booking_cancel, **ids):
+                self.message_user(request, f"{label} cancelled.", messages.SUCCESS)

@@ -1,7 +1,6 @@
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -12,28 +11,9 @@ def clinic_now():
     return timezone.localtime(timezone.now(), timezone.get_default_timezone())
 
 
-def starts_in_past(date, start_time):
-    """A slot is past when its date + start_time in the clinic's zone is not after now."""
-    start = timezone.make_aware(datetime.combine(date, start_time), timezone.get_default_timezone())
-    return start <= timezone.now()
-
-
-def slot_minutes(date, start_time, end_time, duration=None):
-    """Check a slot's times (and a duration, if given) and return its length in minutes.
-
-    The one statement of these rules, for the API and the admin alike.
-    """
-    if end_time <= start_time:
-        raise ValidationError({"end_time": "Must be after start_time."})
-    length = datetime.combine(date, end_time) - datetime.combine(date, start_time)
-    if length % timedelta(minutes=1):
-        raise ValidationError("The slot must last a whole number of minutes.")
-    minutes = length // timedelta(minutes=1)
-    if duration not in (None, minutes):
-        raise ValidationError(
-            {"duration": f"Must equal the minutes from start_time to end_time ({minutes})."}
-        )
-    return minutes
+def clinic_datetime(date, time):
+    """A slot's date and time on the clinic's wall clock, as an aware datetime."""
+    return timezone.make_aware(datetime.combine(date, time), timezone.get_default_timezone())
 
 
 class TimeSlotQuerySet(models.QuerySet):
@@ -100,7 +80,8 @@ class TimeSlot(models.Model):
 
     @property
     def is_past(self):
-        return starts_in_past(self.date, self.start_time)
+        """Past when its start on the clinic's clock is not after now."""
+        return clinic_datetime(self.date, self.start_time) <= timezone.now()
 
 
 class Booking(models.Model):

@@ -1,4 +1,10 @@
-"""The slot and booking rules, each action in its own transaction.
+"""The slot and booking rules, each stated once, each action in its own transaction.
+
+Every way of writing a slot (the API, bulk, the admin and its actions,
+seed_demo) goes through these functions, so a rule changed here holds
+everywhere. They raise the domain's refusals (config.errors), never HTTP:
+config.exceptions answers them in the contract's shape, the admin shows the
+same texts as form errors or messages.
 
 Every action that decides on a slot's flags re-reads the row with
 select_for_update() and decides on that locked copy, so a decision is never
@@ -13,141 +19,277 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import status
-from rest_framework.exceptions import ValidationError
 
-from config.errors import NotFound, Refused
-from config.exceptions import MessageError
-from doctor.models import Booking, Hold, TimeSlot
+from config.errors import Invalid, NotFound, Refused
+from doctor.models import Booking, Hold, TimeSlot, clinic_now
 
-SLOT_NOT_FOUND = "Slot not found"
 MAX_BULK_SLOTS = 500
+MAX_DAYS_AHEAD = 730  # a slot starts at most this many days after today
+
+# One text per rule (Part 1's are frozen by the contract).
+SLOT_NOT_FOUND = "Slot not found"
+BOOKED_NOT_MODIFIED = "Booked slot cannot be modified"
+BOOKED_NOT_DELETED = "Booked slot cannot be deleted"
+ALREADY_BOOKED = "Slot already booked"
+NOT_AVAILABLE = "Slot is not available"
+IN_THE_PAST = "Slot is in the past"
+NOT_BOOKED = "Slot is not booked"
+HELD = "Slot is held"
+HOLD_NOT_FOUND = "Hold not found"
+BOOKING_NOT_FOUND = "Booking not found"
+BOOKING_NOT_ACTIVE = "Booking is not active"
+TOO_LATE_TO_RESCHEDULE = "Too late to reschedule"
+OTHER_DOCTOR = "Slot belongs to another doctor"
+END_NOT_AFTER_START = "Must be after start_time."
+PARTIAL_MINUTES = "The slot must last a whole number of minutes."
+TOO_FAR_AHEAD = f"Slot starts more than {MAX_DAYS_AHEAD} days from today"
+NOTHING_FITS = "No slot of that duration fits on the chosen days."
+TOO_MANY_AT_ONCE = f"At most {MAX_BULK_SLOTS} slots can be created at once."
+
+
+def duration_mismatch(minutes):
+    return f"Must equal the minutes from start_time to end_time ({minutes})."
+
+
+def overlap_with(other):
+    return f"Overlaps slot {other.pk} ({other.start_time:%H:%M}-{other.end_time:%H:%M})"
+
+
+class SlotNotFound(NotFound):
+    """Missing, or not the caller's: the same 404 either way."""
+
+    def __init__(self):
+        super().__init__(SLOT_NOT_FOUND)
+
+
+# --- the rules ------------------------------------------------------------------
+
+
+def check_order(start_time, end_time):
+    """A slot, or a bulk request's window, ends after it starts."""
+    if end_time <= start_time:
+        raise Invalid({"end_time": END_NOT_AFTER_START})
+
+
+def slot_minutes(*, date, start_time, end_time, duration=None):
+    """Check a slot's times (and `duration`, when given); return its length in minutes."""
+    check_order(start_time, end_time)
+    length = datetime.combine(date, end_time) - datetime.combine(date, start_time)
+    if length % timedelta(minutes=1):
+        raise Invalid({"non_field_errors": PARTIAL_MINUTES})
+    minutes = length // timedelta(minutes=1)
+    if duration not in (None, minutes):
+        raise Invalid({"duration": duration_mismatch(minutes)})
+    return minutes
+
+
+def overlaps(slot, other):
+    """Two slots share at least one minute (touching ends do not)."""
+    return (
+        slot.date == other.date
+        and slot.start_time < other.end_time
+        and slot.end_time > other.start_time
+    )
+
+
+def slot_change_refusal(slot, *, delete=False):
+    """Why this slot may not be changed (or deleted) now, or None: it changes only
+    through cancel once booked. The admin asks this too, to show it read-only."""
+    if slot.is_booked:
+        return BOOKED_NOT_DELETED if delete else BOOKED_NOT_MODIFIED
+    if slot.holds.live().exists():
+        return HELD
+    return None
+
+
+def _new_slot_refusal(slot, taken, *, check_past=True):
+    """Why `slot` may not be written beside the doctor's `taken` slots, or None."""
+    # First: far-future dates are refused before any datetime arithmetic on them.
+    if slot.date > clinic_now().date() + timedelta(days=MAX_DAYS_AHEAD):
+        return TOO_FAR_AHEAD
+    if check_past and slot.is_past:
+        return IN_THE_PAST
+    clash = next((old for old in taken if old.pk != slot.pk and overlaps(slot, old)), None)
+    return None if clash is None else overlap_with(clash)
+
+
+# --- locks and lookups ---------------------------------------------------------
 
 
 def _locked_slot(slot_id, **filters):
     slot = TimeSlot.objects.select_for_update().filter(pk=slot_id, **filters).first()
     if slot is None:
-        raise MessageError(SLOT_NOT_FOUND, status.HTTP_404_NOT_FOUND)
+        raise SlotNotFound()
     return slot
 
 
-def overlapping_slots(*, doctor, date, start_time, end_time):
-    """The doctor's slots on `date` that share any minute with start_time-end_time."""
-    return TimeSlot.objects.filter(
-        doctor=doctor, date=date, start_time__lt=end_time, end_time__gt=start_time
-    )
-
-
 def lock_doctor(doctor):
-    # Serializes slot creation per doctor, so two overlapping creates cannot
-    # both pass the overlap check before either inserts.
+    # Serializes slot writes per doctor, so two overlapping writes cannot both
+    # pass the overlap check before either is saved.
     get_user_model().objects.select_for_update().filter(pk=doctor.pk).first()
 
 
-def _insert_slots(*, doctor, slots):
-    """Insert unsaved slots of `doctor` all or nothing, refusing any overlap."""
+def _taken(doctor, dates):
+    """The doctor's slots on these dates, by date: what a new slot must not overlap."""
+    taken = defaultdict(list)
+    existing = TimeSlot.objects.filter(doctor=doctor, date__in=set(dates))
+    for old in existing.only("id", "date", "start_time", "end_time"):
+        taken[old.date].append(old)
+    return taken
+
+
+def _label(slot):
+    return f"{slot.date} {slot.start_time:%H:%M}-{slot.end_time:%H:%M}"
+
+
+# --- creating, changing, deleting slots -------------------------------------------
+
+
+def _insert_slots(*, doctor, slots, name_each, skip_taken=False):
+    """Insert unsaved slots of `doctor` all or nothing; `name_each` prefixes each
+    refusal with its slot's times (a bulk request names its conflicts)."""
     with transaction.atomic():
         lock_doctor(doctor)
-        taken = defaultdict(list)
-        existing = TimeSlot.objects.filter(doctor=doctor, date__in={s.date for s in slots})
-        for old in existing.only("id", "date", "start_time", "end_time"):
-            taken[old.date].append(old)
-        conflicts = []
-        for new in slots:
-            old = next(
-                (
-                    o
-                    for o in taken[new.date]
-                    if new.start_time < o.end_time and new.end_time > o.start_time
-                ),
-                None,
-            )
-            if old is not None:
-                conflicts.append(
-                    f"{new.date} {new.start_time:%H:%M}-{new.end_time:%H:%M} overlaps your "
-                    f"slot {old.id} ({old.start_time:%H:%M}-{old.end_time:%H:%M})."
-                )
-        if conflicts:
-            raise ValidationError({"non_field_errors": conflicts})
+        taken = _taken(doctor, (s.date for s in slots))
+        if skip_taken:
+            slots = [s for s in slots if not any(overlaps(s, o) for o in taken[s.date])]
+        refusals = []
+        for slot in slots:
+            refusal = _new_slot_refusal(slot, taken[slot.date])
+            if refusal is not None:
+                refusals.append(f"{_label(slot)}: {refusal}" if name_each else refusal)
+        if refusals:
+            raise Invalid({"non_field_errors": refusals})
         return TimeSlot.objects.bulk_create(slots)
 
 
-def slot_create(*, doctor, date, start_time, end_time, duration):
-    """Add one slot for `doctor`, refusing any overlap with the doctor's own slots."""
+def slot_create(*, doctor, date, start_time, end_time, duration=None, is_available=True):
+    """Add one slot for `doctor`; `duration` is computed when None."""
+    minutes = slot_minutes(date=date, start_time=start_time, end_time=end_time, duration=duration)
     slot = TimeSlot(
-        doctor=doctor, date=date, start_time=start_time, end_time=end_time, duration=duration
+        doctor=doctor,
+        date=date,
+        start_time=start_time,
+        end_time=end_time,
+        duration=minutes,
+        is_available=is_available,
     )
-    (created,) = _insert_slots(doctor=doctor, slots=[slot])
+    (created,) = _insert_slots(doctor=doctor, slots=[slot], name_each=False)
+    created.doctor = doctor
     return created
+
+
+def _clock(value):
+    """A time of day as the timedelta since midnight: arithmetic that never
+    leaves the day's date (and so never overflows at 9999-12-31)."""
+    return timedelta(hours=value.hour, minutes=value.minute, seconds=value.second)
+
+
+def _time_of(clock):
+    return (datetime.min + clock).time()
 
 
 def plan_slots(*, doctor, date, date_to, weekdays, start_time, end_time, duration):
     """Back-to-back slots of `duration` minutes from start_time to end_time on each
     chosen weekday; stops one past MAX_BULK_SLOTS so a huge request costs nothing."""
-    step = timedelta(minutes=duration)
+    step, start, last = timedelta(minutes=duration), _clock(start_time), _clock(end_time)
+    starts = []
+    while start + step <= last:
+        starts.append(start)
+        start += step
     slots = []
-    day = date
-    while day <= date_to and len(slots) <= MAX_BULK_SLOTS:
-        start, last = datetime.combine(day, start_time), datetime.combine(day, end_time)
-        while day.weekday() in weekdays and start + step <= last:
-            slots.append(
+    for offset in range((date_to - date).days + 1):
+        day = date + timedelta(days=offset)
+        if day.weekday() in weekdays:
+            slots += [
                 TimeSlot(
                     doctor=doctor,
                     date=day,
-                    start_time=start.time(),
-                    end_time=(start + step).time(),
+                    start_time=_time_of(clock),
+                    end_time=_time_of(clock + step),
                     duration=duration,
                 )
-            )
-            start += step
-        day += timedelta(days=1)
+                for clock in starts
+            ]
+        if len(slots) > MAX_BULK_SLOTS:
+            break
     return slots
 
 
-def slots_bulk_create(*, doctor, **plan):
-    """Create a run of slots all or nothing: any bad one rejects the whole request."""
+def slots_bulk_create(*, doctor, skip_taken=False, **plan):
+    """Create a run of slots all or nothing: any bad one rejects the whole request.
+
+    skip_taken (seed_demo): leave out the slots that overlap existing ones
+    instead of refusing, so that running it again adds nothing.
+    """
+    check_order(plan["start_time"], plan["end_time"])
     slots = plan_slots(doctor=doctor, **plan)
     if not slots:
-        raise ValidationError(
-            {"non_field_errors": ["No slot of that duration fits on the chosen days."]}
-        )
+        raise Invalid({"non_field_errors": NOTHING_FITS})
     if len(slots) > MAX_BULK_SLOTS:
-        raise ValidationError(
-            {"non_field_errors": [f"At most {MAX_BULK_SLOTS} slots can be created at once."]}
-        )
-    past = [
-        f"{s.date} {s.start_time:%H:%M}-{s.end_time:%H:%M} is in the past."
-        for s in slots
-        if s.is_past
-    ]
-    if past:
-        raise ValidationError({"non_field_errors": past})
-    return _insert_slots(doctor=doctor, slots=slots)
+        raise Invalid({"non_field_errors": TOO_MANY_AT_ONCE})
+    created = _insert_slots(doctor=doctor, slots=slots, name_each=True, skip_taken=skip_taken)
+    for slot in created:
+        slot.doctor = doctor
+    return created
+
+
+def slot_check(*, slot_id=None, doctor, date, start_time, end_time, duration=None):
+    """Check a new slot (slot_id None) or a staff edit of one, under the locks the
+    write will hold; return the duration. The admin's form calls this inside its
+    save transaction, so the check and the save are one step."""
+    minutes = slot_minutes(date=date, start_time=start_time, end_time=end_time, duration=duration)
+    with transaction.atomic():
+        moved = True
+        if slot_id is not None:
+            old = _locked_slot(slot_id)
+            if refusal := slot_change_refusal(old):
+                raise Refused(refusal)
+            moved = (old.date, old.start_time) != (date, start_time)
+        lock_doctor(doctor)
+        slot = TimeSlot(pk=slot_id, date=date, start_time=start_time, end_time=end_time)
+        # An old slot may still be edited (say, disabled); moving it is like a new one.
+        refusal = _new_slot_refusal(slot, _taken(doctor, [date])[date], check_past=moved)
+        if refusal is not None:
+            raise Invalid({"non_field_errors": refusal})
+    return minutes
+
+
+def slot_update(*, slot_id, doctor, date, start_time, end_time, duration=None, is_available):
+    """A staff edit of a free slot (the admin), under the rules of a new one."""
+    fields = {"doctor": doctor, "date": date, "start_time": start_time, "end_time": end_time}
+    with transaction.atomic():
+        fields["duration"] = slot_check(slot_id=slot_id, duration=duration, **fields)
+        slot = _locked_slot(slot_id)
+        for name, value in {**fields, "is_available": is_available}.items():
+            setattr(slot, name, value)
+        slot.save(update_fields=[*fields, "is_available"])
+    return slot
 
 
 def slot_toggle(*, slot_id, doctor):
     """Flip a free slot's availability; a booked slot is never re-opened here."""
     with transaction.atomic():
         slot = _locked_slot(slot_id, doctor=doctor)
-        if slot.is_booked:
-            raise MessageError("Booked slot cannot be modified")
-        if _live_hold(slot):
-            raise Refused("Slot is held")
+        if refusal := slot_change_refusal(slot):
+            raise Refused(refusal)
         slot.is_available = not slot.is_available
         slot.save(update_fields=["is_available"])
     slot.doctor = doctor
     return slot
 
 
-def slot_delete(*, slot_id, doctor):
-    """Delete a slot that nobody has booked."""
+def slot_delete(*, slot_id, doctor=None):
+    """Delete a slot that nobody has booked; `doctor` None is the staff path (the admin)."""
+    mine = {} if doctor is None else {"doctor": doctor}
     with transaction.atomic():
-        slot = _locked_slot(slot_id, doctor=doctor)
-        if slot.is_booked:
-            raise MessageError("Booked slot cannot be deleted")
-        if _live_hold(slot):
-            raise Refused("Slot is held")
+        slot = _locked_slot(slot_id, **mine)
+        if refusal := slot_change_refusal(slot, delete=True):
+            raise Refused(refusal)
         slot.delete()
+
+
+# --- booking ----------------------------------------------------------------------
 
 
 def slot_book(*, slot_id, patient):
@@ -177,11 +319,11 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
         booking = (active.filter(pk=booking_id) if booking_id else active).first()
         holder = booking.patient_id if booking else None
         if user is not None and user.pk not in (slot.doctor_id, holder):
-            raise MessageError(SLOT_NOT_FOUND, status.HTTP_404_NOT_FOUND)
+            raise SlotNotFound()
         if booking is None:
-            raise MessageError("Slot is not booked")
+            raise Refused(NOT_BOOKED)
         if slot.is_past:
-            raise MessageError("Slot is in the past")
+            raise Refused(IN_THE_PAST)
         booking.status = Booking.Status.CANCELLED
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["status", "cancelled_at"])
@@ -239,11 +381,11 @@ def hold_release(*, hold_id, patient):
     with transaction.atomic():
         hold = Hold.objects.filter(pk=hold_id, patient=patient).first()
         if hold is None:
-            raise NotFound("Hold not found")
+            raise NotFound(HOLD_NOT_FOUND)
         _locked_slot(hold.slot_id)
         hold.refresh_from_db(fields=["status"])
         if not hold.is_live:
-            raise NotFound("Hold not found")
+            raise NotFound(HOLD_NOT_FOUND)
         hold.status = Hold.Status.RELEASED
         hold.save(update_fields=["status"])
         return hold
@@ -252,13 +394,13 @@ def hold_release(*, hold_id, patient):
 def _refuse_unbookable(slot, hold, patient):
     """The target's refusals shared by booking, holding and rescheduling, in contract order."""
     if slot.is_booked:
-        raise Refused("Slot already booked")
+        raise Refused(ALREADY_BOOKED)
     if hold is not None and hold.patient_id != patient.pk:
-        raise Refused("Slot is held")
+        raise Refused(HELD)
     if not slot.is_available or not slot.doctor.is_active:
-        raise Refused("Slot is not available")
+        raise Refused(NOT_AVAILABLE)
     if slot.is_past:
-        raise Refused("Slot is in the past")
+        raise Refused(IN_THE_PAST)
 
 
 def booking_reschedule(*, booking_id, patient, slot_id):
@@ -270,23 +412,23 @@ def booking_reschedule(*, booking_id, patient, slot_id):
     with transaction.atomic():
         booking = Booking.objects.filter(pk=booking_id, patient=patient).first()
         if booking is None:
-            raise NotFound("Booking not found")
+            raise NotFound(BOOKING_NOT_FOUND)
         ids = {booking.slot_id, slot_id}
         locked = TimeSlot.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         slots = {s.pk: s for s in locked}
         old_slot = slots[booking.slot_id]
         booking.refresh_from_db(fields=["status"])  # decided on under the slot's lock
         if booking.status != Booking.Status.BOOKED:
-            raise Refused("Booking is not active")
+            raise Refused(BOOKING_NOT_ACTIVE)
         if old_slot.is_past:
-            raise Refused("Too late to reschedule")
+            raise Refused(TOO_LATE_TO_RESCHEDULE)
         target = slots.get(slot_id)
         if target is None:
-            raise NotFound(SLOT_NOT_FOUND)
+            raise SlotNotFound()
         hold = _live_hold(target)
         _refuse_unbookable(target, hold, patient)
         if target.doctor_id != old_slot.doctor_id:
-            raise Refused("Slot belongs to another doctor")
+            raise Refused(OTHER_DOCTOR)
         if hold is not None:
             hold.status = Hold.Status.USED
             hold.save(update_fields=["status"])

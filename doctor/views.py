@@ -39,13 +39,13 @@ from doctor.filters import AvailableSlotFilter, DoctorFilter, OwnSlotFilter, fil
 from doctor.models import Booking, TimeSlot
 from doctor.pagination import list_response
 from doctor.serializers import (
-    SLOT_ROW_FIELDS,
     BookingSerializer,
     BulkSlotSerializer,
     DoctorBookingSerializer,
     DoctorCardSerializer,
     RescheduleSerializer,
     TimeSlotSerializer,
+    slot_row_columns,
 )
 from idempotency.decorators import idempotent
 
@@ -132,7 +132,7 @@ def doctor_timeslots(request):
     """The caller's own slots (GET), or add one (POST)."""
     if request.method == "GET":
         slots = filtered(OwnSlotFilter, request, TimeSlot.objects.filter(doctor=request.user))
-        slots = slots.order_by("date", "start_time", "id").values(*SLOT_ROW_FIELDS)
+        slots = slots.order_by("date", "start_time", "id").values(*slot_row_columns())
         return list_response(request, slots, TimeSlotSerializer)
 
     serializer = TimeSlotSerializer(data=request.data)
@@ -162,20 +162,31 @@ def delete_slot(request, slot_id):
     return Response({"message": "Slot deleted successfully"})
 
 
-# Public: answered as for an anonymous caller whatever token comes along,
-# since the existing client sends its stored (possibly expired) token everywhere.
-@extend_schema(
-    parameters=[
+def public(view):
+    """Answered as for an anonymous caller whatever token comes along, since the
+    existing client sends its stored (possibly expired) token everywhere."""
+    return authentication_classes([])(permission_classes([AllowAny])(view))
+
+
+def public_list_schema(serializer_class, name, filters):
+    """The OpenAPI of a public list: its filters and the page parameters, no auth."""
+    return extend_schema(
+        parameters=[*filters, *PAGE_PARAMETERS],
+        responses={200: list_or_page(serializer_class, name), 400: FIELD_ERRORS},
+        auth=[],
+    )
+
+
+@public_list_schema(
+    DoctorCardSerializer,
+    "DoctorCard",
+    [
         OpenApiParameter("specialization", str, description="Exact, ignoring case."),
         OpenApiParameter("search", str, description="In name, specialization or address."),
-        *PAGE_PARAMETERS,
     ],
-    responses={200: list_or_page(DoctorCardSerializer, "DoctorCard"), 400: FIELD_ERRORS},
-    auth=[],
 )
 @api_view(["GET"])
-@authentication_classes([])
-@permission_classes([AllowAny])
+@public
 def doctor_list(request):
     """Active doctors as cards."""
     doctors = UserProfile.objects.filter(user_type=UserType.DOCTOR, is_active=True)
@@ -183,25 +194,23 @@ def doctor_list(request):
     return list_response(request, doctors, DoctorCardSerializer)
 
 
-@extend_schema(
-    parameters=[
+@public_list_schema(
+    TimeSlotSerializer,
+    "TimeSlot",
+    [
         OpenApiParameter("doctor", int, description="Only this doctor's slots (the doctor id)."),
         OpenApiParameter("date", date, description="Only slots on this day."),
         OpenApiParameter("date_from", date, description="Only slots on or after this day."),
         OpenApiParameter("date_to", date, description="Only slots on or before this day."),
         OpenApiParameter("specialization", str, description="The doctor's, ignoring case."),
-        *PAGE_PARAMETERS,
     ],
-    responses={200: list_or_page(TimeSlotSerializer, "TimeSlot"), 400: FIELD_ERRORS},
-    auth=[],
 )
 @api_view(["GET"])
-@authentication_classes([])
-@permission_classes([AllowAny])
+@public
 def user_available_slots(request):
     """Every doctor's bookable slots, soonest first."""
     slots = filtered(AvailableSlotFilter, request, TimeSlot.objects.bookable())
-    slots = slots.order_by("date", "start_time", "id").values(*SLOT_ROW_FIELDS)
+    slots = slots.order_by("date", "start_time", "id").values(*slot_row_columns())
     return list_response(request, slots, TimeSlotSerializer)
 
 
@@ -298,7 +307,6 @@ def bulk_create_slots(request):
     serializer = BulkSlotSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     slots = services.slots_bulk_create(doctor=request.user, **serializer.validated_data)
-    _attach_doctor(slots, request.user)
     return Response(TimeSlotSerializer(slots, many=True).data, status=status.HTTP_201_CREATED)
 
 

@@ -197,33 +197,42 @@ def test_it_adds_a_free_slot_and_computes_a_blank_duration(staff, doctor):
     assert (slot.is_available, slot.is_booked) == (True, False)
 
 
+# The API's texts: the form asks the same service (NON_FIELD_ERRORS is "__all__").
 @pytest.mark.parametrize(
-    "start, end, duration, error",
+    "start, end, duration, errors",
     [
-        ("10:15", "10:45", "30", "Overlaps slot"),
-        ("09:45", "11:00", "75", "Overlaps slot"),
-        ("11:00", "10:30", "30", "Must be after start_time."),
-        ("11:00", "11:30", "20", "Must equal the minutes from start_time to end_time (30)."),
+        ("10:15", "10:45", "30", {"__all__": ["Overlaps slot {pk} (10:00-10:30)"]}),
+        ("09:45", "11:00", "75", {"__all__": ["Overlaps slot {pk} (10:00-10:30)"]}),
+        ("11:00", "10:30", "30", {"end_time": ["Must be after start_time."]}),
+        (
+            "11:00",
+            "11:30",
+            "20",
+            {"duration": ["Must equal the minutes from start_time to end_time (30)."]},
+        ),
     ],
 )
-def test_it_refuses_a_bad_slot_in_the_add_form(staff, doctor, start, end, duration, error):
+def test_it_refuses_a_bad_slot_in_the_add_form(staff, doctor, start, end, duration, errors):
     existing = TimeSlotFactory(doctor=doctor)  # tomorrow 10:00-10:30
     response = staff.post(ADD_SLOT, slot_form(doctor, start, end, duration))
     assert response.status_code == 200
-    assert error in str(response.context["adminform"].form.errors)
+    form_errors = response.context["adminform"].form.errors.get_json_data()
+    expected = {k: [m.format(pk=existing.pk) for m in v] for k, v in errors.items()}
+    assert {k: [e["message"] for e in v] for k, v in form_errors.items()} == expected
     assert list(TimeSlot.objects.all()) == [existing]
 
 
 def test_it_refuses_a_new_slot_in_the_past(staff, doctor):
     yesterday = timezone.localdate() - timedelta(days=1)
     response = staff.post(ADD_SLOT, slot_form(doctor, day=yesterday))
-    assert "The slot cannot start in the past." in str(response.context["adminform"].form.errors)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == ["Slot is in the past"]
     assert not TimeSlot.objects.exists()
 
 
 def test_editing_a_free_slot_ignores_is_booked_and_checks_overlap(staff, doctor):
     slot = TimeSlotFactory(doctor=doctor)
-    TimeSlotFactory(doctor=doctor, start_time=time(11, 0))
+    other = TimeSlotFactory(doctor=doctor, start_time=time(11, 0))
     url = reverse("admin:doctor_timeslot_change", args=[slot.pk])
     # The slot does not overlap itself; is_booked is read-only and stays False.
     response = staff.post(url, slot_form(doctor, "10:00", "10:30", is_booked="on"))
@@ -233,7 +242,9 @@ def test_editing_a_free_slot_ignores_is_booked_and_checks_overlap(staff, doctor)
 
     response = staff.post(url, slot_form(doctor, "10:00", "11:30", "90"))
     assert response.status_code == 200
-    assert "Overlaps slot" in str(response.context["adminform"].form.errors)
+    assert response.context["adminform"].form.non_field_errors() == [
+        f"Overlaps slot {other.pk} (11:00-11:30)"
+    ]
     slot.refresh_from_db()
     assert slot.end_time == time(10, 30)
 
@@ -288,7 +299,7 @@ def test_bulk_delete_skips_booked_slots_and_deletes_free_ones(staff, doctor):
     response = staff.post(SLOTS, {"action": "delete_selected", "_selected_action": selected})
     assert response.status_code == 200
     assert list(response.context["queryset"]) == free
-    assert "Skipped 1 booked slot(s)" in texts(response)[0]
+    assert texts(response) == [f"Slot {booked.pk}: Booked slot cannot be deleted"]
     assert TimeSlot.objects.count() == 3
 
     # Confirmed, even with the booked slot's id posted (a stale page), it stays.
@@ -307,7 +318,7 @@ def test_bulk_delete_of_only_booked_slots_deletes_nothing(staff):
         SLOTS, {"action": "delete_selected", "_selected_action": [booked.pk], "post": "yes"}
     )
     assert response.status_code == 302
-    assert "cannot be deleted" in texts(response)[0]
+    assert texts(response) == [f"Slot {booked.pk}: Booked slot cannot be deleted"]
     assert list(TimeSlot.objects.all()) == [booked]
 
 
@@ -352,3 +363,58 @@ def test_cancel_action_reports_each_refusal(staff):
     assert past.status == Booking.Status.BOOKED and past.cancelled_at is None
     past.slot.refresh_from_db()
     assert (past.slot.is_booked, past.slot.is_available) == (True, False)
+
+
+def test_a_change_form_opened_before_a_booking_refuses_with_the_apis_text(db):
+    from doctor.admin import TimeSlotAdminForm
+
+    slot = TimeSlotFactory()
+    stale = TimeSlot.objects.get(pk=slot.pk)  # as the form was shown: free
+    BookingFactory(slot=slot)
+    TimeSlot.objects.filter(pk=slot.pk).update(is_booked=True, is_available=False)
+
+    form = TimeSlotAdminForm(slot_form(slot.doctor, "12:00", "12:30"), instance=stale)
+
+    assert not form.is_valid()
+    assert form.non_field_errors() == ["Booked slot cannot be modified"]
+    slot.refresh_from_db()
+    assert (slot.start_time, slot.is_booked) == (time(10, 0), True)
+
+
+def test_the_delete_step_asks_the_service_for_each_slot(rf, admin_user):
+    from django.contrib.admin.sites import site
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    free = TimeSlotFactory(start_time=time(9, 0))
+    booked = BookingFactory().slot
+    request = rf.post(SLOTS)
+    request.user = admin_user
+    request.session = {}
+    request._messages = FallbackStorage(request)
+
+    site._registry[TimeSlot].delete_queryset(request, TimeSlot.objects.all())
+
+    assert list(TimeSlot.objects.all()) == [booked]
+    assert [str(m) for m in request._messages] == [
+        f"Slot {booked.pk}: Booked slot cannot be deleted"
+    ]
+    assert free.pk not in TimeSlot.objects.values_list("pk", flat=True)
+
+
+def test_moving_a_slot_into_the_past_is_refused_but_an_old_slot_may_be_disabled(staff, doctor):
+    yesterday = timezone.localdate() - timedelta(days=1)
+    slot = TimeSlotFactory(doctor=doctor)
+    old = TimeSlotFactory(doctor=doctor, date=yesterday)
+
+    url = reverse("admin:doctor_timeslot_change", args=[slot.pk])
+    response = staff.post(url, slot_form(doctor, day=yesterday, start="12:00", end="12:30"))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == ["Slot is in the past"]
+    slot.refresh_from_db()
+    assert slot.date == tomorrow()
+
+    url = reverse("admin:doctor_timeslot_change", args=[old.pk])
+    response = staff.post(url, {**slot_form(doctor, day=yesterday), "is_available": ""})
+    assert response.status_code == 302
+    old.refresh_from_db()
+    assert old.is_available is False

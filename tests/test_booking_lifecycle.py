@@ -294,13 +294,13 @@ def test_only_the_booking_endpoints_reveal_who_booked(doctor, doctor_client, api
 
 
 def test_the_staff_cancel_of_a_stale_booking_leaves_the_newer_one_alone():
-    from config.exceptions import MessageError
+    from config.errors import Refused
     from doctor import services
 
     old = BookingFactory(status="cancelled")
     newer = Booking.objects.create(slot=old.slot, patient=PatientFactory())
 
-    with pytest.raises(MessageError, match="Slot is not booked"):
+    with pytest.raises(Refused, match="Slot is not booked"):
         services.booking_cancel(slot_id=old.slot_id, booking_id=old.id)
 
     newer.refresh_from_db()

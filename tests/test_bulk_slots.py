@@ -3,6 +3,7 @@
 from datetime import time, timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from doctor.models import TimeSlot
@@ -80,24 +81,30 @@ def test_one_overlap_rejects_the_whole_request_and_names_it(doctor, doctor_clien
     response = doctor_client.post(URL, body(), format="json")
 
     assert response.status_code == 400
-    errors = response.json()["non_field_errors"]
-    assert len(errors) == 2  # 10:00-10:30 and 10:30-11:00 both touch 10:15-10:45
-    assert all(str(existing.id) in e for e in errors)
+    # 10:00-10:30 and 10:30-11:00 both touch 10:15-10:45.
+    day, clash = next_monday(), f"Overlaps slot {existing.id} (10:15-10:45)"
+    assert response.json() == {
+        "non_field_errors": [f"{day} 10:00-10:30: {clash}", f"{day} 10:30-11:00: {clash}"]
+    }
     assert list(TimeSlot.objects.all()) == [existing]
 
 
 def test_a_past_slot_rejects_the_whole_request(doctor_client):
-    today = timezone.localdate()
+    # Yesterday's four slots are past; the same weekday next week is not.
+    yesterday = timezone.localdate() - timedelta(days=1)
+    week_later = (yesterday + timedelta(days=7)).isoformat()
     response = doctor_client.post(
         URL,
-        body(
-            date=(today - timedelta(days=1)).isoformat(),
-            date_to=(today + timedelta(days=3)).isoformat(),
-        ),
+        body(date=yesterday.isoformat(), date_to=week_later, weekdays=[yesterday.weekday()]),
         format="json",
     )
     assert response.status_code == 400
-    assert any("in the past" in e for e in response.json()["non_field_errors"])
+    assert response.json() == {
+        "non_field_errors": [
+            f"{yesterday} {start}: Slot is in the past"
+            for start in ("09:00-09:30", "09:30-10:00", "10:00-10:30", "10:30-11:00")
+        ]
+    }
     assert not TimeSlot.objects.exists()
 
 
@@ -193,3 +200,39 @@ def test_bulk_is_for_doctors_only(request, client_name, code):
     response = request.getfixturevalue(client_name).post(URL, body(), format="json")
     assert response.status_code == code
     assert not TimeSlot.objects.exists()
+
+
+FAR = "Slot starts more than 730 days from today"
+
+
+def test_a_far_future_date_is_refused_not_a_crash(doctor_client):
+    response = doctor_client.post(
+        reverse("slot-bulk"), body(date="9999-12-31", end_time="10:00"), format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": [f"9999-12-31 09:00-09:30: {FAR}", f"9999-12-31 09:30-10:00: {FAR}"]
+    }
+    assert not TimeSlot.objects.exists()
+
+
+def test_a_run_crossing_the_horizon_is_refused_whole_naming_the_days_beyond(doctor_client):
+    today = timezone.localdate()
+    last, beyond = today + timedelta(days=730), today + timedelta(days=731)
+    response = doctor_client.post(
+        reverse("slot-bulk"),
+        body(date=last.isoformat(), date_to=beyond.isoformat(), end_time="09:30"),
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": [f"{beyond} 09:00-09:30: {FAR}"]}
+    assert not TimeSlot.objects.exists()
+
+
+def test_a_run_ending_on_the_horizon_is_accepted(doctor_client):
+    last = timezone.localdate() + timedelta(days=730)
+    response = doctor_client.post(
+        reverse("slot-bulk"), body(date=last.isoformat(), end_time="09:30"), format="json"
+    )
+    assert response.status_code == 201
+    assert TimeSlot.objects.get().date == last

@@ -1,8 +1,9 @@
 """Doctor side of contract Part 1: own list, create, toggle, delete."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from doctor.models import TimeSlot
@@ -112,6 +113,8 @@ def test_it_lists_slots_in_the_contract_shape(doctor, doctor_client):
         "duration": 30,
         "is_available": True,
         "is_booked": False,
+        "isAvailable": True,
+        "isBooked": False,
     }
 
 
@@ -230,7 +233,7 @@ def test_it_refuses_a_slot_in_the_past(doctor_client):
     yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
     response = doctor_client.post(LIST_URL, slot_body(date=yesterday), format="json")
     assert response.status_code == 400
-    assert response.json() == {"non_field_errors": ["Slot cannot be in the past."]}
+    assert response.json() == {"non_field_errors": ["Slot is in the past"]}
     assert not TimeSlot.objects.exists()
 
 
@@ -268,7 +271,7 @@ def test_it_refuses_a_slot_overlapping_one_of_the_doctors_own(doctor, doctor_cli
     )
 
     assert response.status_code == 400
-    assert "non_field_errors" in response.json()
+    assert response.json() == {"non_field_errors": [f"Overlaps slot {existing.id} (10:00-10:30)"]}
     assert list(TimeSlot.objects.all()) == [existing]
 
 
@@ -455,3 +458,26 @@ def test_a_second_doctor_token_cannot_reach_the_first_doctors_slots(doctor, othe
     assert client.patch(toggle_url(slot.id)).status_code == 404
     assert client.delete(delete_url(slot.id)).status_code == 404
     assert TimeSlot.objects.filter(pk=slot.pk, is_available=True).exists()
+
+
+@pytest.mark.parametrize(
+    "day",
+    [lambda today: today + timedelta(days=731), lambda today: date.max],
+    ids=["731 days ahead", "9999-12-31"],
+)
+def test_it_refuses_a_slot_beyond_the_horizon(doctor_client, day):
+    # The last hour of the day: no arithmetic on 9999-12-31 may overflow.
+    late = {"start_time": "23:00", "end_time": "23:59", "duration": 59}
+    body = slot_body(date=day(timezone.localdate()).isoformat(), **late)
+    response = doctor_client.post(reverse("doctor-timeslots"), body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["Slot starts more than 730 days from today"]}
+    assert not TimeSlot.objects.exists()
+
+
+def test_it_accepts_a_slot_on_the_horizon(doctor_client):
+    day = timezone.localdate() + timedelta(days=730)
+    body = slot_body(date=day.isoformat())
+    response = doctor_client.post(reverse("doctor-timeslots"), body, format="json")
+    assert response.status_code == 201
+    assert TimeSlot.objects.get().date == day

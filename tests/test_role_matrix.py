@@ -12,6 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from calendars.models import CalendarFeed
 from doctor.models import Hold
 from tests.conftest import PASSWORD, bearer
 from tests.factories import (
@@ -56,6 +57,7 @@ def world(db):
             "admin": UserFactory(user_type="admin", is_staff=True, is_superuser=True),
         },
         patient=patient,
+        feed_token=CalendarFeed.objects.create(user=patient).token,
         free_slot=TimeSlotFactory(doctor=doctor),
         booking=BookingFactory(slot__doctor=doctor, slot__start_time=time(14, 0), patient=patient),
         hold=Hold.objects.create(
@@ -106,13 +108,13 @@ def test_role_matrix(world, method, path, role, expected):
     if role != "anonymous":
         client.credentials(HTTP_AUTHORIZATION=bearer(world.users[role]))
 
-    response = getattr(client, method.lower())(
+    url = (
         path.replace("{slot}", str(slot.id))
         .replace("{hold}", str(world.hold.id))
-        .replace("{booking}", str(world.booking.id)),
-        body_for(path, world),
-        format="json",
+        .replace("{booking}", str(world.booking.id))
+        .replace("{token}", world.feed_token)
     )
+    response = getattr(client, method.lower())(url, body_for(path, world), format="json")
 
     assert response.status_code == expected, response.content[:300]
 

@@ -1,112 +1,52 @@
-"""The read path's JSON, pinned byte for byte against the original serializers.
+"""The read path's JSON, byte for byte against DRF's own rendering.
 
-doctor/serializers.py builds slot and doctor dicts by hand for speed (see
-docs/performance.md). The classes below are the original DRF definitions,
-copied as they were before that change: every list and single slot the API
-returns must render to exactly the bytes these produce.
+doctor/rendering.py derives a fast renderer from the serializers' declared
+fields (see docs/performance.md). Every list and single slot the API returns
+must render to exactly the bytes DRF's generic code gives for the same
+declarations, so the declarations stay the one description of the shape.
 """
 
 from datetime import time, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
 from accounts.models import UserProfile
 from doctor.models import Booking, TimeSlot
+from doctor.rendering import ShapedOutput, ShapeListSerializer, shape_of
 from doctor.serializers import (
     BookingSerializer,
     DoctorCardSerializer,
     DoctorMiniSerializer,
     TimeSlotSerializer,
+    slot_row_columns,
 )
 from tests.conftest import client_for
 from tests.factories import BookingFactory, DoctorFactory, TimeSlotFactory, tomorrow
 
 pytestmark = pytest.mark.django_db
 
-AVAILABLE_URL = "/api/doctor/user/timeslots/"
-OWN_URL = "/api/doctor/timeslots/"
-DOCTORS_URL = "/api/doctor/list/"
-MY_BOOKINGS_URL = "/api/doctor/user/bookings/"
+AVAILABLE_URL = reverse("available-slots")
+OWN_URL = reverse("doctor-timeslots")
+DOCTORS_URL = reverse("doctor-list")
+MY_BOOKINGS_URL = reverse("user-bookings")
+BULK_URL = reverse("slot-bulk")
 
 
-# --- the reference: the original definitions, unchanged ---------------------
+# --- the reference: DRF's own generic rendering of the same live declarations ---
 
 
-class ReferenceClockTimeField(serializers.TimeField):
-    def __init__(self, **kwargs):
-        super().__init__(input_formats=["%H:%M", "%H:%M:%S"], **kwargs)
-
-
-class ReferenceDoctorMiniSerializer(serializers.ModelSerializer):
-    fullName = serializers.CharField(source="full_name")
-
-    class Meta:
-        model = UserProfile
-        fields = [
-            "id",
-            "fullName",
-            "specialization",
-            "years_of_experience",
-            "consultation_fee",
-            "clinic_address",
-        ]
-
-
-class ReferenceDoctorCardSerializer(ReferenceDoctorMiniSerializer):
-    name = serializers.CharField(source="full_name")
-    specialty = serializers.CharField(source="specialization")
-    experience = serializers.IntegerField(source="years_of_experience", allow_null=True)
-    hospital = serializers.CharField(source="clinic_address")
-    consultationFee = serializers.SerializerMethodField()
-
-    class Meta(ReferenceDoctorMiniSerializer.Meta):
-        fields = ReferenceDoctorMiniSerializer.Meta.fields + [
-            "name",
-            "specialty",
-            "experience",
-            "hospital",
-            "consultationFee",
-        ]
-
-    def get_consultationFee(self, doctor) -> float:
-        return doctor.consultation_fee or 0
-
-
-class ReferenceTimeSlotSerializer(serializers.ModelSerializer):
-    # Only the output matters here, so validate() is left out.
-    doctor_details = ReferenceDoctorMiniSerializer(source="doctor", read_only=True)
-    date = serializers.DateField(input_formats=["%Y-%m-%d"])
-    start_time = ReferenceClockTimeField()
-    end_time = ReferenceClockTimeField()
-    duration = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, max_value=24 * 60
-    )
-
-    class Meta:
-        model = TimeSlot
-        fields = [
-            "id",
-            "doctor",
-            "doctor_details",
-            "date",
-            "start_time",
-            "end_time",
-            "duration",
-            "is_available",
-            "is_booked",
-        ]
-        read_only_fields = ["doctor", "is_available", "is_booked"]
-
-
-class ReferenceBookingSerializer(serializers.ModelSerializer):
-    slot = ReferenceTimeSlotSerializer(read_only=True)
-
-    class Meta:
-        model = Booking
-        fields = ["id", "status", "created_at", "cancelled_at", "rescheduled_from", "slot"]
+def drf(serializer_class, data, many=False):
+    """JSON of `serializer_class(data).data` with the fast path switched off: DRF's
+    field-by-field loop over the very declarations the fast path is derived from."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delattr(ShapedOutput, "to_representation")
+        patch.delattr(ShapeListSerializer, "to_representation")
+        return render(serializer_class(data, many=many).data)
 
 
 def render(data):
@@ -166,9 +106,8 @@ def test_the_available_list_is_byte_identical(api_client, slots):
     response = api_client.get(AVAILABLE_URL)
 
     assert response.status_code == 200
-    expected = ReferenceTimeSlotSerializer(available(), many=True).data
-    assert len(expected) == len(slots)
-    assert response.content == render(expected)
+    assert len(response.json()) == len(slots)
+    assert response.content == drf(TimeSlotSerializer, available(), many=True)
 
 
 def test_an_available_page_is_byte_identical(api_client, slots):
@@ -176,19 +115,18 @@ def test_an_available_page_is_byte_identical(api_client, slots):
 
     assert response.status_code == 200
     expected = dict(response.data)
-    expected["results"] = ReferenceTimeSlotSerializer(available()[3:7], many=True).data
+    expected["results"] = TimeSlotSerializer(available()[3:7], many=True).data
     assert response.content == render(expected)
+    assert render(expected["results"]) == drf(TimeSlotSerializer, available()[3:7], many=True)
 
 
 def test_a_filtered_available_list_is_byte_identical(api_client, doctors, slots):
     doctor = doctors[2]
     response = api_client.get(AVAILABLE_URL, {"doctor": doctor.id})
 
-    expected = ReferenceTimeSlotSerializer(
-        available(TimeSlot.objects.bookable().filter(doctor=doctor)), many=True
-    ).data
-    assert len(expected) == 3
-    assert response.content == render(expected)
+    mine = available(TimeSlot.objects.bookable().filter(doctor=doctor))
+    assert len(response.json()) == 3
+    assert response.content == drf(TimeSlotSerializer, mine, many=True)
 
 
 def test_the_doctors_own_list_is_byte_identical(doctors, slots):
@@ -197,9 +135,9 @@ def test_the_doctors_own_list_is_byte_identical(doctors, slots):
 
     assert response.status_code == 200
     own = TimeSlot.objects.filter(doctor=doctor).select_related("doctor")
-    expected = ReferenceTimeSlotSerializer(own.order_by("date", "start_time", "id"), many=True).data
-    assert [s["is_booked"] for s in expected].count(True) == 1
-    assert response.content == render(expected)
+    assert [s["is_booked"] for s in response.json()].count(True) == 1
+    expected = drf(TimeSlotSerializer, own.order_by("date", "start_time", "id"), many=True)
+    assert response.content == expected
 
 
 def test_the_doctor_list_is_byte_identical(api_client, doctors):
@@ -207,7 +145,7 @@ def test_the_doctor_list_is_byte_identical(api_client, doctors):
 
     assert response.status_code == 200
     cards = UserProfile.objects.filter(user_type="doctor", is_active=True).order_by("id")
-    assert response.content == render(ReferenceDoctorCardSerializer(cards, many=True).data)
+    assert response.content == drf(DoctorCardSerializer, cards, many=True)
 
 
 def test_a_patients_bookings_are_byte_identical(patient, patient_client, slots):
@@ -218,8 +156,8 @@ def test_a_patients_bookings_are_byte_identical(patient, patient_client, slots):
 
     assert response.status_code == 200
     mine = Booking.objects.filter(patient=patient).select_related("slot__doctor")
-    expected = ReferenceBookingSerializer(mine.order_by("-created_at", "-id"), many=True).data
-    assert response.content == render(expected)
+    expected = drf(BookingSerializer, mine.order_by("-created_at", "-id"), many=True)
+    assert response.content == expected
 
 
 # --- single slots --------------------------------------------------------------
@@ -242,19 +180,19 @@ def test_a_created_slot_is_byte_identical(fee, times):
 
     assert response.status_code == 201, response.content
     created = TimeSlot.objects.select_related("doctor").get()
-    assert response.content == render(ReferenceTimeSlotSerializer(created).data)
+    assert response.content == drf(TimeSlotSerializer, created)
 
 
 def test_a_toggled_slot_is_byte_identical(doctors, slots):
     doctor = UserProfile.objects.get(pk=doctors[2].pk)
     slot = slots[2]
 
-    response = client_for(doctor).patch(f"/api/doctor/timeslots/{slot.id}/toggle/")
+    response = client_for(doctor).patch(reverse("slot-toggle", args=[slot.id]))
 
     assert response.status_code == 200
     reloaded = TimeSlot.objects.select_related("doctor").get(pk=slot.pk)
     assert reloaded.is_available is False
-    assert response.content == render(ReferenceTimeSlotSerializer(reloaded).data)
+    assert response.content == drf(TimeSlotSerializer, reloaded)
 
 
 def test_bulk_created_slots_are_byte_identical(doctors):
@@ -266,11 +204,11 @@ def test_bulk_created_slots_are_byte_identical(doctors):
         "duration": 20,
     }
 
-    response = client_for(doctor).post("/api/doctor/timeslots/bulk/", body)
+    response = client_for(doctor).post(BULK_URL, body)
 
     assert response.status_code == 201, response.content
     made = available(TimeSlot.objects.filter(doctor=doctor))
-    assert response.content == render(ReferenceTimeSlotSerializer(made, many=True).data)
+    assert response.content == drf(TimeSlotSerializer, made, many=True)
 
 
 # --- serializer level: in-memory values, not only what the database returns ---
@@ -281,29 +219,71 @@ def test_in_memory_values_render_like_drf():
     for fee in (500, "499.5", Decimal("12.345"), 0, None):
         doctor = DoctorFactory(consultation_fee=fee, years_of_experience=None)
         slot = TimeSlotFactory(doctor=doctor, start_time=time(9, 5, 7))
-        assert TimeSlotSerializer(slot).data == ReferenceTimeSlotSerializer(slot).data
-        assert render(TimeSlotSerializer(slot).data) == render(
-            ReferenceTimeSlotSerializer(slot).data
-        )
-        assert DoctorCardSerializer(doctor).data == ReferenceDoctorCardSerializer(doctor).data
-        assert render(DoctorCardSerializer(doctor).data) == render(
-            ReferenceDoctorCardSerializer(doctor).data
-        )
-        assert DoctorMiniSerializer(doctor).data == ReferenceDoctorMiniSerializer(doctor).data
+        assert render(TimeSlotSerializer(slot).data) == drf(TimeSlotSerializer, slot)
+        assert render(DoctorCardSerializer(doctor).data) == drf(DoctorCardSerializer, doctor)
+        assert render(DoctorMiniSerializer(doctor).data) == drf(DoctorMiniSerializer, doctor)
 
 
 def test_a_booking_renders_like_drf():
     booking = BookingFactory()
-    assert render(BookingSerializer(booking).data) == render(
-        ReferenceBookingSerializer(booking).data
-    )
+    assert render(BookingSerializer(booking).data) == drf(BookingSerializer, booking)
 
 
-def test_the_declared_fields_are_still_the_contracts():
-    """The field declarations stay: input validation and the OpenAPI schema use them."""
-    assert list(TimeSlotSerializer().fields) == ReferenceTimeSlotSerializer.Meta.fields
-    assert list(DoctorMiniSerializer().fields) == ReferenceDoctorMiniSerializer.Meta.fields
-    assert list(DoctorCardSerializer().fields) == ReferenceDoctorCardSerializer.Meta.fields
+# The contract's Part 1 keys, in its order.
+PART1_SLOT_KEYS = [
+    "id", "doctor", "doctor_details", "date", "start_time", "end_time", "duration",
+    "is_available", "is_booked",
+]  # fmt: skip
+PART1_DOCTOR_KEYS = [
+    "id", "fullName", "specialization", "years_of_experience", "consultation_fee",
+    "clinic_address",
+]  # fmt: skip
+
+
+def test_the_shapes_keep_the_contracts_keys_in_order():
+    """A shape may gain keys (after these), never lose or reorder one."""
+    slot_keys = list(TimeSlotSerializer().fields)
+    assert slot_keys[: len(PART1_SLOT_KEYS)] == PART1_SLOT_KEYS
+    card_keys = list(DoctorCardSerializer().fields)
+    card_extras = ["name", "specialty", "experience", "hospital", "consultationFee"]
+    assert card_keys[:11] == PART1_DOCTOR_KEYS + card_extras
+    assert list(DoctorMiniSerializer().fields) == PART1_DOCTOR_KEYS
+
+
+def test_the_slot_lists_read_only_the_columns_the_json_shows():
+    doctor = ["full_name", "specialization", "years_of_experience", "consultation_fee"]
+    expected = [
+        "id", "doctor_id", "date", "start_time", "end_time", "duration", "is_available",
+        "is_booked", "doctor__clinic_address", *(f"doctor__{column}" for column in doctor),
+    ]  # fmt: skip
+    assert sorted(slot_row_columns()) == sorted(expected)
+
+
+class WithAnExtraKey(TimeSlotSerializer):
+    """A key declared once shows in every path: instances, rows, nested."""
+
+    startsAt = serializers.TimeField(source="start_time", read_only=True)
+
+    class Meta(TimeSlotSerializer.Meta):
+        fields = TimeSlotSerializer.Meta.fields + ["startsAt"]
+
+
+def test_a_declared_key_is_rendered_from_instances_and_rows_alike():
+    slot = TimeSlotFactory(start_time=time(9, 30))
+    shape = shape_of(WithAnExtraKey)
+    row = TimeSlot.objects.values(*shape.all_columns()).get()
+
+    from_instance = WithAnExtraKey(slot).data
+    from_row = WithAnExtraKey([row], many=True).data[0]
+
+    assert from_instance["startsAt"] == from_row["startsAt"] == "09:30:00"
+    assert render(from_row) == render(from_instance) == drf(WithAnExtraKey, slot)
+
+
+def test_a_field_without_a_column_cannot_render_rows():
+    shape = shape_of(DoctorCardSerializer)
+    with pytest.raises(ImproperlyConfigured, match="consultationFee has no column"):
+        shape.row({}, shape.new_cache())
 
 
 # --- query counts do not grow with the list -------------------------------------
@@ -328,3 +308,61 @@ def test_the_doctors_own_list_runs_a_constant_number_of_queries(doctor, django_a
     # The token's user, then the slots; the doctor is attached, not joined.
     with django_assert_num_queries(2):
         assert len(client.get(OWN_URL).json()) == 12
+
+
+# --- isAvailable / isBooked: in every reply that carries a slot ----------------
+
+
+def _own_list(doctor, patient, free, booked):
+    return client_for(doctor).get(OWN_URL), lambda body: body
+
+
+def _available_list(doctor, patient, free, booked):
+    return client_for(patient).get(AVAILABLE_URL), lambda body: body
+
+
+def _create(doctor, patient, free, booked):
+    body = {"date": tomorrow().isoformat(), "start_time": "15:00", "end_time": "15:30"}
+    return client_for(doctor).post(OWN_URL, body), lambda body: [body]
+
+
+def _toggle(doctor, patient, free, booked):
+    return client_for(doctor).patch(reverse("slot-toggle", args=[free.id])), lambda b: [b]
+
+
+def _bulk(doctor, patient, free, booked):
+    body = {"date": tomorrow().isoformat(), "start_time": "16:00", "end_time": "17:00"}
+    return client_for(doctor).post(BULK_URL, {**body, "duration": 30}), lambda body: body
+
+
+def _patients_bookings(doctor, patient, free, booked):
+    return client_for(patient).get(MY_BOOKINGS_URL), lambda body: [b["slot"] for b in body]
+
+
+def _doctors_bookings(doctor, patient, free, booked):
+    response = client_for(doctor).get(reverse("doctor-bookings"))
+    return response, lambda body: [b["slot"] for b in body]
+
+
+@pytest.mark.parametrize(
+    "call, status, flags",
+    [
+        (_own_list, 200, [(True, False), (False, True)]),
+        (_available_list, 200, [(True, False)]),
+        (_create, 201, [(True, False)]),
+        (_toggle, 200, [(False, False)]),
+        (_bulk, 201, [(True, False), (True, False)]),
+        (_patients_bookings, 200, [(False, True)]),
+        (_doctors_bookings, 200, [(False, True)]),
+    ],
+)
+def test_every_slot_reply_carries_the_camel_case_copies(doctor, patient, call, status, flags):
+    free = TimeSlotFactory(doctor=doctor, start_time=time(9, 0))
+    booked = BookingFactory(patient=patient, slot__doctor=doctor, slot__start_time=time(11, 0))
+
+    response, slots_of = call(doctor, patient, free, booked.slot)
+
+    assert response.status_code == status, response.content
+    slots = slots_of(response.json())
+    assert [(s["is_available"], s["is_booked"]) for s in slots] == flags
+    assert [(s["isAvailable"], s["isBooked"]) for s in slots] == flags

@@ -87,6 +87,9 @@ DOCUMENTED_PATHS = [
     "/api/doctor/user/bookings/",
     "/api/doctor/user/bookings/{booking_id}/reschedule/",
     "/api/doctor/bookings/",
+    "/api/profile/calendar/",
+    "/api/profile/calendar/reset/",
+    "/api/calendar/{token}.ics",
 ]
 
 

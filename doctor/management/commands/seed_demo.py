@@ -14,8 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import UserProfile, UserType
-from doctor.models import TimeSlot
-from doctor.services import overlapping_slots, plan_slots
+from doctor.services import slots_bulk_create
 
 DEMO_PASSWORD = "Demo-pass-2026"
 
@@ -120,10 +119,12 @@ class Command(BaseCommand):
         return user, True
 
     def add_slots(self, doctor):
-        """The week's slots for `doctor`, skipping any that would overlap one already there."""
+        """The week's slots for `doctor`, through the API's own service; slots that
+        would overlap one already there are left out, so a second run adds none."""
         days = next_weekdays(DAYS)
-        planned = plan_slots(
+        added = slots_bulk_create(
             doctor=doctor,
+            skip_taken=True,
             date=days[0],
             date_to=days[-1],
             weekdays=range(5),
@@ -131,12 +132,4 @@ class Command(BaseCommand):
             end_time=DAY_END,
             duration=SLOT_MINUTES,
         )
-        new = [
-            slot
-            for slot in planned
-            if not overlapping_slots(
-                doctor=doctor, date=slot.date, start_time=slot.start_time, end_time=slot.end_time
-            ).exists()
-        ]
-        TimeSlot.objects.bulk_create(new)
-        return len(new)
+        return len(added)

@@ -1,0 +1,88 @@
+"""A user's bookings as an iCalendar (RFC 5545) document, built with `icalendar`.
+
+The document depends on the bookings only, never on the time of the request,
+so its hash is an ETag that changes exactly when the content does.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from icalendar import Calendar, Event
+
+from accounts.models import UserType
+
+PRODID = "-//QuickMed Slots//Calendar feed//EN"
+
+# By the value of Booking.status, so statuses added later map without an import.
+EVENT_STATUS = {
+    "booked": "CONFIRMED",
+    "completed": "CONFIRMED",
+    "no_show": "CONFIRMED",
+    "cancelled": "CANCELLED",
+    "rescheduled": "CANCELLED",
+}
+
+
+def event_status(status):
+    """The VEVENT STATUS of a booking status; a status unknown here stays CONFIRMED."""
+    return EVENT_STATUS.get(status, "CONFIRMED")
+
+
+def event_sequence(status):
+    """RFC 5545 SEQUENCE: a booking changes status at most once (booked -> any other),
+    so 0 while booked and 1 after is the exact count of its revisions."""
+    return 0 if status == "booked" else 1
+
+
+def event_uid(booking):
+    """Stable forever: calendar apps match updates to events by UID."""
+    return f"booking-{booking.pk}@{settings.CALENDAR_UID_DOMAIN}"
+
+
+def wall_clock(date, time):
+    """A clinic wall-clock time; fold=0 makes a time that happens twice its first occurrence."""
+    return datetime.combine(date, time, tzinfo=timezone.get_default_timezone())
+
+
+def booking_event(booking, for_doctor):
+    slot = booking.slot
+    if for_doctor:
+        summary = f"Visit: {booking.patient.full_name}"
+    else:
+        # Never the patient's name: the slot's other bookings are not theirs to see.
+        summary = f"Visit with {slot.doctor.full_name}"
+    return Event.new(
+        uid=event_uid(booking),
+        start=wall_clock(slot.date, slot.start_time),
+        end=wall_clock(slot.date, slot.end_time),
+        # Without METHOD, DTSTAMP is when the event was last revised in our store.
+        stamp=booking.cancelled_at or booking.created_at,
+        sequence=event_sequence(booking.status),
+        status=event_status(booking.status),
+        summary=summary,
+        location=slot.doctor.clinic_address or None,
+    )
+
+
+def feed_document(user, bookings):
+    """The feed as bytes: one VEVENT per booking, in the order given, and a VTIMEZONE
+    for the clinic zone (none for UTC, which is written with Z)."""
+    calendar = Calendar.new(
+        prodid=PRODID,
+        name="QuickMed visits",
+        # A fixed calendar UID: Calendar.new would otherwise draw a random one.
+        uid=f"calendar-{user.pk}@{settings.CALENDAR_UID_DOMAIN}",
+        refresh_interval=timedelta(hours=1),
+    )
+    for_doctor = user.user_type == UserType.DOCTOR
+    events = [booking_event(booking, for_doctor) for booking in bookings]
+    for event in events:
+        calendar.add_component(event)
+    if events:
+        # Transitions for the span of the events only: the full 1970-2038 default
+        # would add over a hundred to every feed.
+        first = min(event.start.date() for event in events)
+        last = max(event.end.date() for event in events)
+        calendar.add_missing_timezones(first_date=first, last_date=last + timedelta(days=1))
+    return calendar.to_ical()
