@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint complexity format schema serve migrate clean faults
+.PHONY: run test test-pg lint complexity format schema serve worker migrate clean faults
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ serve: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/gunicorn config.wsgi:application --bind $${BIND:-127.0.0.1:8000} \
 		--workers $${WEB_CONCURRENCY:-2} --access-logfile - --error-logfile -
+
+# One Celery worker with the embedded scheduler (beat): webhook deliveries and
+# reminders. Needs Redis; `make run` works without it (events wait in the outbox).
+worker: $(VENV)/.installed
+	DEBUG=1 CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$${REDIS_URL:-redis://127.0.0.1:6379/0}} \
+		$(BIN)/celery -A config worker --beat --loglevel=info
 
 migrate: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
@@ -57,7 +63,7 @@ lint: $(VENV)/.installed-dev
 
 # Fails when any function is above cyclomatic complexity 10 (radon grade C or
 # worse); radon lists the offenders but exits 0 itself, hence the check on its output.
-COMPLEX_PATHS := accounts calendars config doctor bench drills
+COMPLEX_PATHS := accounts calendars config doctor events notifications bench drills
 complexity: $(VENV)/.installed-dev
 	@out=$$($(BIN)/radon cc -n C -s $(COMPLEX_PATHS)) || exit 1; \
 	if [ -n "$$out" ]; then \

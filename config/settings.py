@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "doctor",
     "idempotency",
     "calendars",
+    "events",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -141,6 +143,59 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Background work (events/, notifications/): Celery with the Redis broker.
+# Without CELERY_BROKER_URL or REDIS_URL the broker is in-process memory, so
+# `make run` and `make test` need neither Redis nor a worker: events then wait
+# in the outbox until a worker's periodic sweep finds them.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
+# The queue's name, and the prefix of every broker key: two deployments (or
+# test runs) with different names can share one Redis without meeting.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="quickmed")
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "global_keyprefix": f"{CELERY_TASK_DEFAULT_QUEUE}:",
+    "socket_connect_timeout": 2,
+}
+# A booking enqueues its deliveries after commit: with the broker unreachable
+# that costs the request a few seconds at most, then the sweep takes over.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_max": 0.2}
+# A task is acknowledged only after it ran, and re-queued when its worker
+# process dies; every task is harmless twice (see events.services).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "events-sweep": {
+        "task": "events.tasks.sweep",
+        "schedule": env.float("EVENTS_SWEEP_SECONDS", default=15.0),
+    },
+    "reminders": {"task": "notifications.tasks.send_reminders", "schedule": 60.0},
+}
+
+# Webhooks (Standard Webhooks): WEBHOOK_URL + WEBHOOK_SECRET add one endpoint
+# for all events; staff add more in the admin.
+WEBHOOK_URL = env.str("WEBHOOK_URL", default="")
+WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
+if WEBHOOK_URL and not WEBHOOK_SECRET.startswith("whsec_"):
+    raise ImproperlyConfigured("WEBHOOK_URL needs WEBHOOK_SECRET (whsec_...).")
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# How long a worker owns a delivery it is attempting; longer than the HTTP
+# timeout, so that no second worker starts on it while the first still waits.
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
+if WEBHOOK_LEASE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS.")
+# The first retry after this many seconds, then doubling up to an hour, for
+# 24 hours after the event.
+WEBHOOK_RETRY_SECONDS = env.float("WEBHOOK_RETRY_SECONDS", default=30.0)
+
+# Reminder emails, through Django's email backend (console unless EMAIL_URL).
+REMINDER_HOURS = env.float("REMINDER_HOURS", default=24.0)
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# A reminder is sent while its booking row is locked: never wait long on SMTP.
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="QuickMed Slots <no-reply@localhost>")
 
 # Deployments behind TLS (see docs/deployment.md); all off by default so that a
 # plain-HTTP local run keeps working.

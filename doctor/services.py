@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from config.errors import Invalid, NotFound, Refused
 from doctor.models import Booking, Hold, TimeSlot, clinic_now
+from events.services import booking_data, event_emit
 
 MAX_BULK_SLOTS = 500
 MAX_DAYS_AHEAD = 730  # a slot starts at most this many days after today
@@ -302,7 +303,9 @@ def slot_book(*, slot_id, patient):
             hold.status = Hold.Status.USED
             hold.save(update_fields=["status"])
         _set_booked(slot, True)
-        return Booking.objects.create(slot=slot, patient=patient)
+        booking = Booking.objects.create(slot=slot, patient=patient)
+        event_emit("booking.created", booking_data(booking))
+    return booking
 
 
 def booking_cancel(*, slot_id, user=None, booking_id=None):
@@ -328,6 +331,7 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["status", "cancelled_at"])
         _set_booked(slot, False)
+        event_emit("booking.cancelled", booking_data(booking))
     booking.slot = slot
     return booking
 
@@ -437,7 +441,10 @@ def booking_reschedule(*, booking_id, patient, slot_id):
         booking.save(update_fields=["status", "cancelled_at"])
         _set_booked(old_slot, False)
         _set_booked(target, True)
-        return Booking.objects.create(slot=target, patient=patient, rescheduled_from=booking)
+        moved = Booking.objects.create(slot=target, patient=patient, rescheduled_from=booking)
+        # The new booking is the event's data; the move emits no booking.created.
+        event_emit("booking.rescheduled", booking_data(moved))
+    return moved
 
 
 def _set_booked(slot, booked):

@@ -62,3 +62,10 @@ class BookingFactory(factory.django.DjangoModelFactory):
 
     slot = factory.SubFactory(TimeSlotFactory, is_booked=True, is_available=False)
     patient = factory.SubFactory(PatientFactory)
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "events.WebhookEndpoint"
+
+    url = factory.Sequence(lambda n: f"http://127.0.0.1:9/hook{n}")

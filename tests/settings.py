@@ -16,3 +16,7 @@ STORAGES = {
 # ...and whitenoise serves from the apps' static folders directly.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+
+# Tests publish Celery tasks to a real broker only where they say so
+# (tests/test_worker.py), never to the REDIS_URL of the machine running them.
+CELERY_BROKER_URL = "memory://localhost/"

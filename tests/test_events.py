@@ -1,0 +1,394 @@
+"""The events outbox: emitted in the booking's transaction, signed per Standard
+Webhooks, retried with backoff for 24 hours, claimed by one worker at a time."""
+
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from unittest import mock
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from events import services
+from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from tests.conftest import on_postgres, run_together
+from tests.factories import BookingFactory, TimeSlotFactory, WebhookEndpointFactory
+
+pytestmark = pytest.mark.django_db
+
+ENV_SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
+
+
+def emit(event_type="booking.created"):
+    """A new event's delivery to the one endpoint (created on first use)."""
+    endpoint = WebhookEndpoint.objects.first() or WebhookEndpointFactory()
+    event = services.event_emit(event_type, {"id": 1})
+    return Delivery.objects.get(event=event, endpoint=endpoint)
+
+
+def test_booking_emits_booking_created_with_the_booking_as_the_patient_lists_it(
+    patient_client, django_capture_on_commit_callbacks
+):
+    endpoint = WebhookEndpointFactory()
+    slot = TimeSlotFactory()
+
+    with (
+        mock.patch("events.services.enqueue") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        patient_client.post(reverse("slot-book", args=[slot.id]))
+
+    event = Event.objects.get()
+    listed = patient_client.get(reverse("user-bookings")).json()
+    assert (event.type, event.data) == ("booking.created", listed[0])
+    delivery = Delivery.objects.get()
+    assert (delivery.event, delivery.endpoint, delivery.status) == (event, endpoint, "pending")
+    enqueue.assert_called_once_with([delivery.pk])
+
+
+def test_cancelling_emits_booking_cancelled_with_the_cancelled_booking(patient, patient_client):
+    booking = BookingFactory(patient=patient)
+
+    patient_client.post(reverse("slot-cancel", args=[booking.slot_id]))
+
+    event = Event.objects.get()
+    listed = patient_client.get(reverse("user-bookings")).json()
+    assert (event.type, event.data, event.data["status"]) == (
+        "booking.cancelled",
+        listed[0],
+        "cancelled",
+    )
+
+
+def test_a_rolled_back_change_emits_nothing_and_enqueues_nothing(
+    django_capture_on_commit_callbacks,
+):
+    WebhookEndpointFactory()
+
+    with (
+        mock.patch("events.services.enqueue") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.event_emit("booking.created", {"id": 1})
+        raise RuntimeError("the booking failed after the event was written")
+
+    assert (Event.objects.count(), Delivery.objects.count()) == (0, 0)
+    enqueue.assert_not_called()
+
+
+def test_a_refused_booking_emits_nothing(patient_client):
+    slot = TimeSlotFactory(is_available=False)
+
+    response = patient_client.post(reverse("slot-book", args=[slot.id]))
+
+    assert response.status_code == 400
+    assert Event.objects.count() == 0
+
+
+def test_an_event_is_delivered_only_to_enabled_endpoints_that_want_its_type():
+    wants_all = WebhookEndpointFactory()
+    wants_it = WebhookEndpointFactory(event_types=["booking.created"])
+    WebhookEndpointFactory(event_types=["booking.cancelled"])
+    WebhookEndpointFactory(enabled=False)
+
+    event = services.event_emit("booking.created", {})
+
+    assert {d.endpoint for d in event.deliveries.all()} == {wants_all, wants_it}
+
+
+def test_the_environment_endpoint_is_created_once_and_gets_every_event(settings):
+    settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
+
+    services.event_emit("booking.created", {})
+    services.event_emit("waitlist.offered", {})
+
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.url, endpoint.secret, endpoint.event_types) == (
+        settings.WEBHOOK_URL,
+        ENV_SECRET,
+        [],
+    )
+    assert Delivery.objects.filter(endpoint=endpoint).count() == 2
+
+
+def test_a_new_secret_in_the_environment_replaces_the_stored_one(settings):
+    settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
+    WebhookEndpointFactory(url=settings.WEBHOOK_URL)
+
+    services.event_emit("booking.created", {})
+
+    assert WebhookEndpoint.objects.get().secret == ENV_SECRET
+
+
+def test_the_request_is_signed_so_the_library_verifies_it():
+    delivery = emit()
+    now = timezone.now()
+
+    request = services.signed_request(delivery, now)
+
+    headers = dict(request.header_items())
+    payload = Webhook(delivery.endpoint.secret).verify(request.data, headers)
+    event = delivery.event
+    assert payload == {
+        "type": "booking.created",
+        "timestamp": event.created_at.isoformat(),
+        "data": {"id": 1},
+    }
+    assert (headers["Webhook-id"], headers["Webhook-timestamp"]) == (
+        str(event.id),
+        str(int(now.timestamp())),
+    )
+    assert request.get_method() == "POST"
+
+
+def test_a_2xx_reply_marks_the_delivery_delivered_and_logs_the_attempt():
+    delivery = emit()
+
+    with mock.patch("events.services.post", return_value=(204, "")):
+        services.delivery_attempt(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.leased_until) == ("delivered", 1, None)
+    attempt = DeliveryAttempt.objects.get()
+    assert (attempt.number, attempt.status_code, attempt.error) == (1, 204, "")
+    assert delivery.delivered_at == attempt.finished_at
+
+
+def test_a_failed_attempt_is_retried_after_the_first_backoff(settings):
+    settings.WEBHOOK_RETRY_SECONDS = 30
+    delivery = emit()
+
+    with mock.patch("events.services.post", return_value=(None, "URLError: refused")):
+        services.delivery_attempt(delivery.pk)
+
+    delivery.refresh_from_db()
+    attempt = DeliveryAttempt.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.leased_until) == ("pending", 1, None)
+    assert delivery.next_attempt_at == attempt.finished_at + timedelta(seconds=30)
+    assert (attempt.status_code, attempt.error) == (None, "URLError: refused")
+
+
+def test_a_delivery_not_yet_due_is_not_attempted():
+    delivery = emit()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=1)
+    )
+
+    with mock.patch("events.services.post") as post:
+        services.delivery_attempt(delivery.pk)
+
+    post.assert_not_called()
+
+
+def test_backoff_doubles_from_the_first_retry_within_a_minute_up_to_an_hour(settings):
+    settings.WEBHOOK_RETRY_SECONDS = 30
+
+    delays = [services.retry_delay(n).total_seconds() for n in range(1, 11)]
+
+    assert delays == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
+
+
+def test_a_retry_that_would_fall_past_24_hours_marks_the_delivery_failed():
+    delivery = emit()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        give_up_at=timezone.now() + timedelta(seconds=10)
+    )
+
+    with mock.patch("events.services.post", return_value=(500, "")):
+        services.delivery_attempt(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+
+
+def test_the_sweep_fails_pending_deliveries_older_than_24_hours_and_returns_the_due():
+    old, due, later = emit(), emit(), emit()
+    now = timezone.now()
+    Delivery.objects.filter(pk=old.pk).update(give_up_at=now)
+    Delivery.objects.filter(pk=later.pk).update(next_attempt_at=now + timedelta(minutes=1))
+
+    assert services.sweep(now) == [due.pk]
+    old.refresh_from_db()
+    assert old.status == "failed"
+
+
+def test_a_leased_delivery_is_not_swept_until_its_lease_runs_out():
+    delivery = emit()
+    now = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk).update(leased_until=now + timedelta(seconds=60))
+
+    assert services.sweep(now) == []
+    assert services.sweep(now + timedelta(seconds=61)) == [delivery.pk]
+
+
+def test_a_claimed_delivery_cannot_be_claimed_again_until_the_lease_runs_out(settings):
+    settings.WEBHOOK_LEASE_SECONDS = 60
+    delivery = emit()
+    now = timezone.now()
+
+    first = services.claim(delivery.pk, now)
+    second = services.claim(delivery.pk, now + timedelta(seconds=59))
+    after_lease = services.claim(delivery.pk, now + timedelta(seconds=61))
+
+    assert (first.attempts, second, after_lease.attempts) == (1, None, 2)
+
+
+def test_a_delivered_delivery_is_never_claimed():
+    delivery = emit()
+    Delivery.objects.filter(pk=delivery.pk).update(status="delivered")
+
+    assert services.claim(delivery.pk, timezone.now()) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_of_many_concurrent_claims_exactly_one_wins():
+    assert on_postgres()
+    delivery = emit()
+    now = timezone.now()
+
+    results = run_together([lambda: services.claim(delivery.pk, now)] * 8)
+
+    assert sum(r is not None for r in results) == 1
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1
+
+
+def test_enqueue_sends_one_task_per_delivery():
+    with mock.patch("events.tasks.deliver.delay") as delay:
+        services.enqueue([3, 4])
+
+    assert delay.call_args_list == [mock.call(3), mock.call(4)]
+
+
+def test_an_unreachable_broker_is_logged_and_the_booking_still_succeeds(
+    patient_client, caplog, django_capture_on_commit_callbacks
+):
+    WebhookEndpointFactory()
+    slot = TimeSlotFactory()
+
+    with (
+        mock.patch("events.tasks.deliver.delay", side_effect=ConnectionError("broker down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = patient_client.post(reverse("slot-book", args=[slot.id]))
+
+    assert response.status_code == 200
+    assert Delivery.objects.get().status == "pending"  # the sweep will enqueue it
+    assert "could not enqueue deliveries" in caplog.text
+
+
+def test_a_secret_without_the_whsec_prefix_is_refused_by_the_admin_form():
+    endpoint = WebhookEndpoint(url="http://127.0.0.1:9/x", secret="plain")
+
+    with pytest.raises(ValidationError) as refused:
+        endpoint.full_clean()
+
+    assert refused.value.message_dict == {"secret": ["A secret is whsec_ followed by base64."]}
+
+
+@pytest.fixture
+def staff(admin_user):
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def test_staff_see_events_deliveries_and_attempts_read_only_in_the_admin(staff):
+    delivery = emit()
+    with mock.patch("events.services.post", return_value=(500, "")):
+        services.delivery_attempt(delivery.pk)
+    attempt = DeliveryAttempt.objects.get()
+
+    pages = [
+        reverse("admin:events_event_change", args=[delivery.event_id]),
+        reverse("admin:events_delivery_change", args=[delivery.pk]),
+        reverse("admin:events_deliveryattempt_changelist"),
+        reverse("admin:events_deliveryattempt_change", args=[attempt.pk]),
+    ]
+
+    assert [staff.get(page).status_code for page in pages] == [200] * 4
+    assert "HTTP 500" in staff.get(pages[2]).content.decode()
+    assert staff.get(reverse("admin:events_delivery_add")).status_code == 403
+    response = staff.post(pages[1], {"status": "delivered"})
+    assert response.status_code == 403
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"
+
+
+def test_staff_add_a_webhook_endpoint_in_the_admin(staff):
+    response = staff.post(
+        reverse("admin:events_webhookendpoint_add"),
+        {
+            "url": "https://hooks.example.com/q",
+            "secret": ENV_SECRET,
+            "event_types": '["booking.created"]',
+            "enabled": "on",
+        },
+    )
+
+    assert response.status_code == 302
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.url, endpoint.secret, endpoint.event_types, endpoint.enabled) == (
+        "https://hooks.example.com/q",
+        ENV_SECRET,
+        ["booking.created"],
+        True,
+    )
+
+
+def test_event_types_that_are_not_a_list_of_names_are_refused_in_the_admin(staff):
+    response = staff.post(
+        reverse("admin:events_webhookendpoint_add"),
+        {"url": "https://hooks.example.com/q", "secret": ENV_SECRET, "event_types": '"all"'},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "event_types": ['A list of event types, e.g. ["booking.created"].']
+    }
+    assert WebhookEndpoint.objects.count() == 0
+
+
+def test_a_receiver_that_is_not_listening_is_a_recorded_error_and_a_retry(settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 2
+    delivery = emit()  # to 127.0.0.1:9, where nothing listens
+
+    services.delivery_attempt(delivery.pk)
+
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.status_code is None
+    assert attempt.error.startswith("URLError: ")
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+
+
+class RedirectingReceiver(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.send_response(302)
+        self.send_header("location", "/elsewhere")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt():
+    server = HTTPServer(("127.0.0.1", 0), RedirectingReceiver)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    endpoint = WebhookEndpointFactory(url=f"http://127.0.0.1:{server.server_address[1]}/hook")
+    delivery = emit()
+
+    services.delivery_attempt(delivery.pk)
+
+    server.server_close()
+    assert DeliveryAttempt.objects.get().status_code == 302
+    delivery.refresh_from_db()
+    assert (delivery.endpoint, delivery.status) == (endpoint, "pending")
