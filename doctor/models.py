@@ -26,6 +26,10 @@ class TimeSlotQuerySet(models.QuerySet):
             Q(date__gt=now.date()) | Q(start_time__gt=now.time()), date__gte=now.date()
         )
 
+    def with_held(self):
+        """Each slot with `is_held`: whether a patient's hold on it is live now."""
+        return self.annotate(is_held=Exists(Hold.objects.live().filter(slot=OuterRef("pk"))))
+
     def bookable(self):
         """What a patient may book: enabled, free, unheld, upcoming, of an active doctor."""
         held = Hold.objects.live().filter(slot=OuterRef("pk"))
@@ -82,6 +86,17 @@ class TimeSlot(models.Model):
     def is_past(self):
         """Past when its start on the clinic's clock is not after now."""
         return clinic_datetime(self.date, self.start_time) <= timezone.now()
+
+    @property
+    def is_held(self):
+        """Whether a patient's hold on the slot is live; with_held() reads it in the query."""
+        if "_is_held" not in self.__dict__:
+            self._is_held = self.holds.live().exists()
+        return self._is_held
+
+    @is_held.setter
+    def is_held(self, value):
+        self._is_held = value
 
 
 class Booking(models.Model):

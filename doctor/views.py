@@ -43,6 +43,7 @@ from doctor.serializers import (
     BulkSlotSerializer,
     DoctorBookingSerializer,
     DoctorCardSerializer,
+    OwnSlotSerializer,
     RescheduleSerializer,
     TimeSlotSerializer,
     slot_row_columns,
@@ -109,7 +110,7 @@ CANCELLED = inline_serializer(
         *PAGE_PARAMETERS,
     ],
     responses={
-        200: list_or_page(TimeSlotSerializer, "TimeSlot"),
+        200: list_or_page(OwnSlotSerializer, "OwnSlot"),
         400: FIELD_ERRORS,
         **ROLE_REFUSALS,
     },
@@ -119,7 +120,7 @@ CANCELLED = inline_serializer(
     request=TimeSlotSerializer,
     parameters=[IDEMPOTENCY_KEY],
     responses={
-        201: TimeSlotSerializer,
+        201: OwnSlotSerializer,
         400: FIELD_ERRORS,
         **ROLE_REFUSALS,
         **IDEMPOTENCY_REFUSALS,
@@ -131,26 +132,28 @@ CANCELLED = inline_serializer(
 def doctor_timeslots(request):
     """The caller's own slots (GET), or add one (POST)."""
     if request.method == "GET":
-        slots = filtered(OwnSlotFilter, request, TimeSlot.objects.filter(doctor=request.user))
-        slots = slots.order_by("date", "start_time", "id").values(*slot_row_columns())
-        return list_response(request, slots, TimeSlotSerializer)
+        slots = TimeSlot.objects.filter(doctor=request.user).with_held()
+        slots = filtered(OwnSlotFilter, request, slots).order_by("date", "start_time", "id")
+        return list_response(
+            request, slots.values(*slot_row_columns(OwnSlotSerializer)), OwnSlotSerializer
+        )
 
     serializer = TimeSlotSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     slot = services.slot_create(doctor=request.user, **serializer.validated_data)
-    return Response(TimeSlotSerializer(slot).data, status=status.HTTP_201_CREATED)
+    return Response(OwnSlotSerializer(slot).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(
     request=None,
-    responses={200: TimeSlotSerializer, 400: MESSAGE, 404: SLOT_NOT_FOUND, **ROLE_REFUSALS},
+    responses={200: OwnSlotSerializer, 400: MESSAGE, 404: SLOT_NOT_FOUND, **ROLE_REFUSALS},
 )
 @api_view(["PATCH"])
 @permission_classes([IsDoctor])
 def toggle_slot_availability(request, slot_id):
     """Enable or disable one of the caller's free slots."""
     slot = services.slot_toggle(slot_id=slot_id, doctor=request.user)
-    return Response(TimeSlotSerializer(slot).data)
+    return Response(OwnSlotSerializer(slot).data)
 
 
 @extend_schema(responses={200: MESSAGE, 400: MESSAGE, 404: SLOT_NOT_FOUND, **ROLE_REFUSALS})

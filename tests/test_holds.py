@@ -1,6 +1,6 @@
 """Holds (Part 3): a slot kept for one patient while they pay."""
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -390,3 +390,53 @@ def test_one_patient_holding_many_slots_at_once_keeps_one_live_hold():
     run_together([lambda c=c, s=s: hold(c, s) for c, s in zip(clients, slots, strict=True)])
 
     assert Hold.objects.filter(patient=patient, status="active").count() == 1
+
+
+# --- what the doctor sees ------------------------------------------------------------
+
+
+def own_rows(slot):
+    return {
+        row["id"]: row for row in client_for(slot.doctor).get(reverse("doctor-timeslots")).json()
+    }
+
+
+def test_the_doctors_list_shows_a_held_slot_as_held(patient_client, slot):
+    free = TimeSlotFactory(doctor=slot.doctor, start_time=slot.end_time)
+    hold(patient_client, slot)
+
+    rows = own_rows(slot)
+
+    assert (rows[slot.id]["is_held"], rows[free.id]["is_held"]) == (True, False)
+
+
+def test_a_lapsed_hold_no_longer_shows_as_held(patient_client, slot):
+    lapse(hold(patient_client, slot).json()["hold_id"])
+
+    assert own_rows(slot)[slot.id]["is_held"] is False
+
+
+def test_create_and_toggle_replies_carry_is_held(doctor_client):
+    created = doctor_client.post(
+        reverse("doctor-timeslots"),
+        {
+            "date": str(timezone.localdate() + timedelta(days=2)),
+            "start_time": "10:00",
+            "end_time": "10:30",
+        },
+    )
+    toggled = doctor_client.patch(reverse("slot-toggle", args=[created.json()["id"]]))
+
+    assert (created.json()["is_held"], toggled.json()["is_held"]) == (False, False)
+
+
+def test_the_doctors_list_reads_holds_in_the_same_query(
+    patient_client, slot, django_assert_num_queries
+):
+    for n in range(5):
+        held = TimeSlotFactory(doctor=slot.doctor, start_time=time(12 + n))
+        hold(client_for(PatientFactory()), held)
+    client = client_for(slot.doctor)
+
+    with django_assert_num_queries(2):  # the caller, then the slots with their holds
+        client.get(reverse("doctor-timeslots"))

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from doctor.models import Booking, Hold, TimeSlot
+from events.models import Event
 from tests.conftest import client_for, run_together
 from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
 
@@ -71,6 +72,27 @@ def test_the_booking_list_shows_both_with_rescheduled_from(patient_client, booki
         ("booked", booking.id),
         ("rescheduled", None),
     ]
+
+
+def test_a_move_emits_booking_rescheduled_with_the_new_booking_and_no_created(
+    patient_client, booking, target
+):
+    Event.objects.all().delete()
+
+    reschedule(patient_client, booking.id, target.id)
+
+    new = Booking.objects.get(status="booked")
+    rows = patient_client.get(reverse("user-bookings")).json()
+    assert list(Event.objects.values_list("type", flat=True)) == ["booking.rescheduled"]
+    assert Event.objects.get().data == next(r for r in rows if r["id"] == new.id)
+
+
+def test_a_refused_move_emits_nothing(patient_client, booking):
+    Event.objects.all().delete()
+
+    reschedule(patient_client, booking.id, 424242)
+
+    assert not Event.objects.exists()
 
 
 def test_the_patients_own_hold_on_the_target_is_used(patient_client, booking, target):
