@@ -165,7 +165,8 @@ def reset_slots():
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE doctor_booking, doctor_timeslot RESTART IDENTITY")
+        # CASCADE: whatever hangs off slots and bookings (holds, events) goes with them.
+        cursor.execute("TRUNCATE doctor_booking, doctor_timeslot RESTART IDENTITY CASCADE")
 
 
 def insert_slots(slots):

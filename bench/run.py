@@ -347,21 +347,43 @@ def load_get(port, path, connections, duration):
     return python_load(port, requests, connections, duration)
 
 
-def load_booking(port, slot_ids, tokens, connections, duration, workdir):
-    """Each request books a different slot (the pool is larger than a run can use)."""
+def load_booking(port, slot_ids, tokens, connections, duration, workdir, steps=("book",)):
+    """Each slot gets `steps` in turn (a plain booking, or hold then book) and no slot
+    is asked for twice (the pool is larger than a run can use)."""
     if shutil.which("wrk"):
         ids_file, tokens_file = workdir / "ids.txt", workdir / "tokens.txt"
         ids_file.write_text("\n".join(map(str, slot_ids)) + "\n")
         tokens_file.write_text("\n".join(tokens) + "\n")
         args = (str(ids_file), str(tokens_file))
-        return wrk(port, "/", connections, duration, script="book.lua", script_args=args)
+        script = "journey.lua" if "hold" in steps else "book.lua"
+        return wrk(port, "/", connections, duration, script=script, script_args=args)
 
     def requests(index):
         headers = {"Authorization": f"Bearer {tokens[index % len(tokens)]}", "Content-Length": "0"}
         for slot_id in slot_ids[index::connections]:
-            yield "POST", f"/api/doctor/timeslots/{slot_id}/book/", headers
+            for step in steps:
+                yield "POST", f"/api/doctor/timeslots/{slot_id}/{step}/", headers
 
     return python_load(port, requests, connections, duration)
+
+
+def hold_one_percent(patient_list):
+    """Live holds on every 100th bookable slot (one patient each, as the rule wants)."""
+    from django.utils import timezone
+
+    from doctor.models import Hold, TimeSlot
+
+    ids = list(
+        TimeSlot.objects.bookable()
+        .order_by("date", "start_time", "id")
+        .values_list("id", flat=True)[::100]
+    )
+    expires = timezone.now() + timedelta(hours=1)
+    Hold.objects.bulk_create(
+        Hold(slot_id=slot_id, patient=patient, expires_at=expires)
+        for slot_id, patient in zip(ids, patient_list, strict=False)
+    )
+    return len(ids)
 
 
 def booking_pool(doctor_list, size, offset_days):
@@ -461,13 +483,35 @@ def load_server(server, n, args, doctor_list, tokens, workdir):
         for c in (1, 8):
             print(f"   GET {path} c={c} ...", flush=True)
             load[f"{name} c={c}"] = measured(server, load_get, args.port, path, c, args.duration)
-    for i, c in enumerate((1, 8)):
-        ids = booking_pool(doctor_list, BOOKING_POOL, offset_days=1000 + 500 * i)
-        connection.close()
-        print(f"   POST book c={c} ...", flush=True)
-        load[f"book c={c}"] = measured(
-            server, load_booking, args.port, ids, tokens[:8], c, args.duration, workdir
+    if "whole" in paths:
+        load.update(load_held_list(server, n, args))
+    for name, steps, offset in (("book", ("book",), 1000), ("journey", ("hold", "book"), 400)):
+        for i, c in enumerate((1, 8)):
+            ids = booking_pool(doctor_list, BOOKING_POOL, offset_days=offset + 200 * i)
+            connection.close()
+            print(f"   POST {'+'.join(steps)} c={c} ...", flush=True)
+            load[f"{name} c={c}"] = measured(
+                server, load_booking, args.port, ids, tokens[:16], c, args.duration, workdir, steps
+            )
+    return load
+
+
+def load_held_list(server, n, args):
+    """The whole available list again, with 1% of its slots held (then the holds go)."""
+    from django.db import connection
+
+    from doctor.models import Hold
+
+    held = hold_one_percent(common.patients(n // 100 + 1))
+    connection.close()
+    load = {}
+    for c in (1, 8):
+        print(f"   GET {AVAILABLE} ({held} held) c={c} ...", flush=True)
+        load[f"whole held c={c}"] = measured(
+            server, load_get, args.port, AVAILABLE, c, args.duration
         )
+    Hold.objects.all().delete()
+    connection.close()
     return load
 
 
@@ -515,7 +559,9 @@ ROWS = [
     ("whole", "available list, whole"),
     ("page", "available list, ?limit=50"),
     ("doctors", "doctor list"),
+    ("whole held", "available list, 1% held"),
     ("book", "book distinct slots"),
+    ("journey", "hold, book (per request)"),
 ]
 
 

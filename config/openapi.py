@@ -53,3 +53,21 @@ def list_or_page(serializer_class, name):
         resource_type_field_name=None,
         many=False,
     )
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Optional: 1-255 visible ASCII characters. A retry with the same key and "
+    "request gets the first reply again (header `Idempotent-Replayed: true`); nothing is "
+    "written twice. Kept IDEMPOTENCY_TTL_SECONDS (default 24 h).",
+)
+IDEMPOTENCY_REFUSALS = {
+    409: OpenApiResponse(
+        MESSAGE, description="The first request with this key has not answered yet."
+    ),
+    422: OpenApiResponse(
+        MESSAGE, description="The key was first used with another method, path or body."
+    ),
+}

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "axes",
     "accounts",
     "doctor",
+    "idempotency",
     "calendars",
     "events",
     "notifications",
@@ -97,6 +98,11 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# How long a patient's hold on a slot lasts while they pay.
+HOLD_SECONDS = env.int("HOLD_SECONDS", default=300)
+# How long a client's Idempotency-Key and its stored reply are kept.
+IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)
 AUTH_USER_MODEL = "accounts.UserProfile"
 
 AUTH_PASSWORD_VALIDATORS = [

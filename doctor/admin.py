@@ -13,7 +13,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from accounts.models import UserProfile, UserType
 from config.errors import Invalid, NotFound, Refused
 from doctor import services
-from doctor.models import Booking, TimeSlot
+from doctor.models import Booking, Hold, TimeSlot
 
 SLOT_FIELDS = ["doctor", "date", "start_time", "end_time", "duration", "is_available"]
 
@@ -129,19 +129,21 @@ class TimeSlotAdmin(admin.ModelAdmin):
         return django_delete_selected(self, request, free)
 
 
+class SlotLabel:
+    @admin.display(description="slot", ordering="slot__date")
+    def slot_label(self, row):
+        """The slot of a booking or hold as staff read it (TimeSlot's str shows the doctor's id)."""
+        slot = row.slot
+        return f"{slot.doctor.full_name}, {slot.date} {slot.start_time:%H:%M}-{slot.end_time:%H:%M}"
+
+
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
+class BookingAdmin(SlotLabel, admin.ModelAdmin):
     list_display = ("id", "slot_label", "patient", "status", "created_at", "cancelled_at")
     list_filter = ("status", "created_at")
     search_fields = ("patient__email", "patient__full_name", "slot__doctor__full_name")
     list_select_related = ("slot__doctor", "patient")
     actions = ["cancel_bookings"]
-
-    @admin.display(description="slot", ordering="slot__date")
-    def slot_label(self, booking):
-        # TimeSlot's str shows the doctor's id; staff read the name.
-        slot = booking.slot
-        return f"{slot.doctor.full_name}, {slot.date} {slot.start_time:%H:%M}-{slot.end_time:%H:%M}"
 
     # Rows are read-only: adding or deleting one would leave the slot's flags
     # wrong, and a booking changes only through the cancel action below.
@@ -170,3 +172,26 @@ class BookingAdmin(admin.ModelAdmin):
             ids = {"slot_id": booking.slot_id, "booking_id": booking.pk}
             if attempt(self, request, label, services.booking_cancel, **ids):
                 self.message_user(request, f"{label} cancelled.", messages.SUCCESS)
+
+
+@admin.register(Hold)
+class HoldAdmin(SlotLabel, admin.ModelAdmin):
+    """Holds are shown to staff, never edited: they end by booking, release or time."""
+
+    list_display = ("id", "slot_label", "patient", "status", "live", "created_at", "expires_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("patient__email", "patient__full_name", "slot__doctor__full_name")
+    list_select_related = ("slot__doctor", "patient")
+
+    @admin.display(boolean=True, description="live now")
+    def live(self, hold):
+        return hold.is_live
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -5,14 +5,14 @@ call violations(): the database constraints already refuse most of these states,
 so a violation means data written around them (a restore, a manual fix, a
 dropped index), and an operator needs to see it spelled out.
 
-Four queries, whatever the size of the tables.
+Seven queries, whatever the size of the tables.
 """
 
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Q
 
-from doctor.models import Booking, TimeSlot
+from doctor.models import Booking, Hold, TimeSlot
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,45 @@ def _orphan_bookings():
     ]
 
 
+def _held_and_booked():
+    rows = (
+        TimeSlot.objects.filter(is_booked=True)
+        .filter(Exists(Hold.objects.live().filter(slot_id=OuterRef("pk"))))
+        .values_list("id", flat=True)
+        .order_by("id")
+    )
+    return [
+        Violation("held-and-booked", f"slot {slot_id} is booked and has a live hold")
+        for slot_id in rows
+    ]
+
+
+def _two_live_holds():
+    # The partial unique constraints forbid it for active holds of one slot or patient.
+    found = []
+    for owner in ("slot_id", "patient_id"):
+        rows = (
+            Hold.objects.live()
+            .values(owner)
+            .annotate(live=Count("id"))
+            .filter(live__gt=1)
+            .order_by(owner)
+        )
+        found += [
+            Violation("two-live-holds", f"{owner[:-3]} {row[owner]} has {row['live']} live holds")
+            for row in rows
+        ]
+    return found
+
+
 # What each check guarantees, in the words the command prints when all hold.
 CHECKS = {
     "no slot with two active bookings": _double_bookings,
     "is_booked true exactly when an active booking exists": _flag_mismatches,
     "no booked slot marked available": _booked_but_available,
     "no booking on a missing slot": _orphan_bookings,
+    "no booked slot with a live hold": _held_and_booked,
+    "no slot and no patient with two live holds": _two_live_holds,
 }
 
 

@@ -2,7 +2,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 
@@ -26,9 +26,18 @@ class TimeSlotQuerySet(models.QuerySet):
             Q(date__gt=now.date()) | Q(start_time__gt=now.time()), date__gte=now.date()
         )
 
+    def with_held(self):
+        """Each slot with `is_held`: whether a patient's hold on it is live now."""
+        return self.annotate(is_held=Exists(Hold.objects.live().filter(slot=OuterRef("pk"))))
+
     def bookable(self):
-        """What a patient may book: enabled, free, upcoming, of an active doctor."""
-        return self.filter(is_available=True, is_booked=False, doctor__is_active=True).upcoming()
+        """What a patient may book: enabled, free, unheld, upcoming, of an active doctor."""
+        held = Hold.objects.live().filter(slot=OuterRef("pk"))
+        return (
+            self.filter(is_available=True, is_booked=False, doctor__is_active=True)
+            .exclude(Exists(held))
+            .upcoming()
+        )
 
 
 class TimeSlot(models.Model):
@@ -78,20 +87,36 @@ class TimeSlot(models.Model):
         """Past when its start on the clinic's clock is not after now."""
         return clinic_datetime(self.date, self.start_time) <= timezone.now()
 
+    @property
+    def is_held(self):
+        """Whether a patient's hold on the slot is live; with_held() reads it in the query."""
+        if "_is_held" not in self.__dict__:
+            self._is_held = self.holds.live().exists()
+        return self._is_held
+
+    @is_held.setter
+    def is_held(self, value):
+        self._is_held = value
+
 
 class Booking(models.Model):
     class Status(models.TextChoices):
         BOOKED = "booked", "Booked"
         CANCELLED = "cancelled", "Cancelled"
+        RESCHEDULED = "rescheduled", "Moved to another slot"
 
     slot = models.ForeignKey(TimeSlot, on_delete=models.CASCADE, related_name="bookings")
     # PROTECT: deleting a patient must not silently leave a slot marked booked.
     patient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings"
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BOOKED)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.BOOKED)
     created_at = models.DateTimeField(auto_now_add=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The booking this one replaced when the patient moved their visit.
+    rescheduled_from = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rescheduled_to"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -110,3 +135,54 @@ class Booking(models.Model):
 
     def __str__(self):
         return f"Booking {self.pk} of slot {self.slot_id} ({self.status})"
+
+
+class HoldQuerySet(models.QuerySet):
+    def live(self):
+        """Holds that keep their slot now: neither released, used nor past `expires_at`."""
+        return self.filter(status=Hold.Status.ACTIVE, expires_at__gt=timezone.now())
+
+
+class Hold(models.Model):
+    """A slot kept for one patient while they pay; live while `expires_at` is ahead.
+
+    Nothing has to run for a hold to expire: every reader compares `expires_at`
+    with now. An expired hold is marked so, under its slot's lock, before the
+    slot is held again, so the constraint below can speak of `active` rows.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RELEASED = "released", "Released"
+        USED = "used", "Used by a booking"
+        EXPIRED = "expired", "Expired"
+
+    slot = models.ForeignKey(TimeSlot, on_delete=models.CASCADE, related_name="holds")
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="holds"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    objects = HoldQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Whatever the code does, the database keeps one unreleased, unused hold per slot...
+            models.UniqueConstraint(
+                fields=["slot"], condition=Q(status="active"), name="hold_one_active_per_slot"
+            ),
+            # ...and one per patient.
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(status="active"), name="hold_one_active_per_patient"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Hold {self.pk} of slot {self.slot_id} ({self.status})"
+
+    @property
+    def is_live(self):
+        return self.status == self.Status.ACTIVE and self.expires_at > timezone.now()

@@ -15,12 +15,13 @@ no-op, but the IMMEDIATE transaction mode in settings serializes writers.
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from config.errors import Invalid, NotFound, Refused
-from doctor.models import Booking, TimeSlot, clinic_now
+from doctor.models import Booking, Hold, TimeSlot, clinic_now
 from events.services import booking_data, event_emit
 
 MAX_BULK_SLOTS = 500
@@ -34,6 +35,12 @@ ALREADY_BOOKED = "Slot already booked"
 NOT_AVAILABLE = "Slot is not available"
 IN_THE_PAST = "Slot is in the past"
 NOT_BOOKED = "Slot is not booked"
+HELD = "Slot is held"
+HOLD_NOT_FOUND = "Hold not found"
+BOOKING_NOT_FOUND = "Booking not found"
+BOOKING_NOT_ACTIVE = "Booking is not active"
+TOO_LATE_TO_RESCHEDULE = "Too late to reschedule"
+OTHER_DOCTOR = "Slot belongs to another doctor"
 END_NOT_AFTER_START = "Must be after start_time."
 PARTIAL_MINUTES = "The slot must last a whole number of minutes."
 TOO_FAR_AHEAD = f"Slot starts more than {MAX_DAYS_AHEAD} days from today"
@@ -91,6 +98,8 @@ def slot_change_refusal(slot, *, delete=False):
     through cancel once booked. The admin asks this too, to show it read-only."""
     if slot.is_booked:
         return BOOKED_NOT_DELETED if delete else BOOKED_NOT_MODIFIED
+    if slot.holds.live().exists():
+        return HELD
     return None
 
 
@@ -288,15 +297,12 @@ def slot_book(*, slot_id, patient):
     """Book a slot for `patient`: under any concurrency, one booking per slot."""
     with transaction.atomic():
         slot = _locked_slot(slot_id)
-        if slot.is_booked:
-            raise Refused(ALREADY_BOOKED)
-        if not slot.is_available or not slot.doctor.is_active:
-            raise Refused(NOT_AVAILABLE)
-        if slot.is_past:
-            raise Refused(IN_THE_PAST)
-        slot.is_booked = True
-        slot.is_available = False
-        slot.save(update_fields=["is_booked", "is_available"])
+        hold = _live_hold(slot)
+        _refuse_unbookable(slot, hold, patient)
+        if hold is not None:
+            hold.status = Hold.Status.USED
+            hold.save(update_fields=["status"])
+        _set_booked(slot, True)
         booking = Booking.objects.create(slot=slot, patient=patient)
         event_emit("booking.created", booking_data(booking))
     return booking
@@ -324,9 +330,123 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
         booking.status = Booking.Status.CANCELLED
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["status", "cancelled_at"])
-        slot.is_booked = False
-        slot.is_available = True
-        slot.save(update_fields=["is_booked", "is_available"])
+        _set_booked(slot, False)
         event_emit("booking.cancelled", booking_data(booking))
     booking.slot = slot
     return booking
+
+
+def _lock_user(user):
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+
+
+def _live_hold(slot):
+    """The slot's live hold, or None; a lapsed one is marked expired on the way.
+
+    Call with the slot locked: holds of a slot change only under its lock.
+    """
+    hold = slot.holds.filter(status=Hold.Status.ACTIVE).first()
+    if hold is not None and not hold.is_live:
+        hold.status = Hold.Status.EXPIRED
+        hold.save(update_fields=["status"])
+        return None
+    return hold
+
+
+def hold_place(*, slot_id, patient):
+    """Keep a slot for `patient` for HOLD_SECONDS; (hold, created).
+
+    The patient's own live hold on the slot comes back unchanged (never extended);
+    a hold on another slot is released, so a patient keeps one slot at a time.
+    """
+    with transaction.atomic():
+        slot = _locked_slot(slot_id)
+        hold = _live_hold(slot)
+        if not slot.is_booked and hold is not None and hold.patient_id == patient.pk:
+            return hold, False
+        _refuse_unbookable(slot, hold, patient)
+        # One patient, one hold: their holds change only under their row's lock.
+        _lock_user(patient)
+        for previous in Hold.objects.filter(patient=patient, status=Hold.Status.ACTIVE):
+            previous.status = Hold.Status.RELEASED if previous.is_live else Hold.Status.EXPIRED
+            previous.save(update_fields=["status"])
+        now = timezone.now()
+        hold = Hold.objects.create(
+            slot=slot,
+            patient=patient,
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.HOLD_SECONDS),
+        )
+        return hold, True
+
+
+def hold_release(*, hold_id, patient):
+    """Give a live hold back; anything else of that id is 'Hold not found'."""
+    with transaction.atomic():
+        hold = Hold.objects.filter(pk=hold_id, patient=patient).first()
+        if hold is None:
+            raise NotFound(HOLD_NOT_FOUND)
+        _locked_slot(hold.slot_id)
+        hold.refresh_from_db(fields=["status"])
+        if not hold.is_live:
+            raise NotFound(HOLD_NOT_FOUND)
+        hold.status = Hold.Status.RELEASED
+        hold.save(update_fields=["status"])
+        return hold
+
+
+def _refuse_unbookable(slot, hold, patient):
+    """The target's refusals shared by booking, holding and rescheduling, in contract order."""
+    if slot.is_booked:
+        raise Refused(ALREADY_BOOKED)
+    if hold is not None and hold.patient_id != patient.pk:
+        raise Refused(HELD)
+    if not slot.is_available or not slot.doctor.is_active:
+        raise Refused(NOT_AVAILABLE)
+    if slot.is_past:
+        raise Refused(IN_THE_PAST)
+
+
+def booking_reschedule(*, booking_id, patient, slot_id):
+    """Move `patient`'s active booking to another slot of the same doctor, all or nothing.
+
+    Both slots are locked in id order, so two moves crossing each other queue
+    instead of deadlocking; any refusal leaves the booking and both slots as they were.
+    """
+    with transaction.atomic():
+        booking = Booking.objects.filter(pk=booking_id, patient=patient).first()
+        if booking is None:
+            raise NotFound(BOOKING_NOT_FOUND)
+        ids = {booking.slot_id, slot_id}
+        locked = TimeSlot.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        slots = {s.pk: s for s in locked}
+        old_slot = slots[booking.slot_id]
+        booking.refresh_from_db(fields=["status"])  # decided on under the slot's lock
+        if booking.status != Booking.Status.BOOKED:
+            raise Refused(BOOKING_NOT_ACTIVE)
+        if old_slot.is_past:
+            raise Refused(TOO_LATE_TO_RESCHEDULE)
+        target = slots.get(slot_id)
+        if target is None:
+            raise SlotNotFound()
+        hold = _live_hold(target)
+        _refuse_unbookable(target, hold, patient)
+        if target.doctor_id != old_slot.doctor_id:
+            raise Refused(OTHER_DOCTOR)
+        if hold is not None:
+            hold.status = Hold.Status.USED
+            hold.save(update_fields=["status"])
+        booking.status = Booking.Status.RESCHEDULED
+        booking.cancelled_at = timezone.now()
+        booking.save(update_fields=["status", "cancelled_at"])
+        _set_booked(old_slot, False)
+        _set_booked(target, True)
+        moved = Booking.objects.create(slot=target, patient=patient, rescheduled_from=booking)
+        # The new booking is the event's data; the move emits no booking.created.
+        event_emit("booking.rescheduled", booking_data(moved))
+    return moved
+
+
+def _set_booked(slot, booked):
+    slot.is_booked, slot.is_available = booked, not booked
+    slot.save(update_fields=["is_booked", "is_available"])

@@ -26,8 +26,15 @@ urlpatterns = [
     path("timeslots/bulk/", views.bulk_create_slots, name="slot-bulk"),
     path("timeslots/<id:slot_id>/book/", views.book_slot, name="slot-book"),
     path("timeslots/<id:slot_id>/cancel/", views.cancel_booking, name="slot-cancel"),
+    path("timeslots/<id:slot_id>/hold/", views.hold_slot, name="slot-hold"),
+    path("holds/<id:hold_id>/", views.release_hold, name="hold-release"),
     path("bookings/", views.doctor_bookings, name="doctor-bookings"),
     path("user/bookings/", views.user_bookings, name="user-bookings"),
+    path(
+        "user/bookings/<id:booking_id>/reschedule/",
+        views.reschedule_booking,
+        name="booking-reschedule",
+    ),
     path("list/", views.doctor_list, name="doctor-list"),
     path("user/timeslots/", views.user_available_slots, name="available-slots"),
 ]

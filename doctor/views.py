@@ -1,6 +1,13 @@
+import math
 from datetime import date
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from django.utils import timezone
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import (
     api_view,
@@ -17,6 +24,8 @@ from accounts.permissions import IsDoctor, IsPatient
 from config.openapi import (
     FIELD_ERRORS,
     FORBIDDEN,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_REFUSALS,
     MESSAGE,
     PAGE_PARAMETERS,
     SLOT_NOT_FOUND,
@@ -34,9 +43,32 @@ from doctor.serializers import (
     BulkSlotSerializer,
     DoctorBookingSerializer,
     DoctorCardSerializer,
+    OwnSlotSerializer,
+    RescheduleSerializer,
     TimeSlotSerializer,
     slot_row_columns,
 )
+from idempotency.decorators import idempotent
+
+HELD = inline_serializer(
+    "Held",
+    {
+        "hold_id": serializers.IntegerField(),
+        "slot_id": serializers.IntegerField(),
+        "expires_at": serializers.DateTimeField(),
+        "seconds_left": serializers.IntegerField(),
+    },
+)
+RESCHEDULED = inline_serializer(
+    "Rescheduled",
+    {
+        "message": serializers.CharField(),
+        "booking_id": serializers.IntegerField(),
+        "slot_id": serializers.IntegerField(),
+        "rescheduled_from": serializers.IntegerField(),
+    },
+)
+HOLD_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Hold not found"}`.')
 
 
 def _attach_doctor(slots, doctor):
@@ -78,7 +110,7 @@ CANCELLED = inline_serializer(
         *PAGE_PARAMETERS,
     ],
     responses={
-        200: list_or_page(TimeSlotSerializer, "TimeSlot"),
+        200: list_or_page(OwnSlotSerializer, "OwnSlot"),
         400: FIELD_ERRORS,
         **ROLE_REFUSALS,
     },
@@ -86,33 +118,42 @@ CANCELLED = inline_serializer(
 @extend_schema(
     methods=["POST"],
     request=TimeSlotSerializer,
-    responses={201: TimeSlotSerializer, 400: FIELD_ERRORS, **ROLE_REFUSALS},
+    parameters=[IDEMPOTENCY_KEY],
+    responses={
+        201: OwnSlotSerializer,
+        400: FIELD_ERRORS,
+        **ROLE_REFUSALS,
+        **IDEMPOTENCY_REFUSALS,
+    },
 )
 @api_view(["GET", "POST"])
 @permission_classes([IsDoctor])
+@idempotent
 def doctor_timeslots(request):
     """The caller's own slots (GET), or add one (POST)."""
     if request.method == "GET":
-        slots = filtered(OwnSlotFilter, request, TimeSlot.objects.filter(doctor=request.user))
-        slots = slots.order_by("date", "start_time", "id").values(*slot_row_columns())
-        return list_response(request, slots, TimeSlotSerializer)
+        slots = TimeSlot.objects.filter(doctor=request.user).with_held()
+        slots = filtered(OwnSlotFilter, request, slots).order_by("date", "start_time", "id")
+        return list_response(
+            request, slots.values(*slot_row_columns(OwnSlotSerializer)), OwnSlotSerializer
+        )
 
     serializer = TimeSlotSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     slot = services.slot_create(doctor=request.user, **serializer.validated_data)
-    return Response(TimeSlotSerializer(slot).data, status=status.HTTP_201_CREATED)
+    return Response(OwnSlotSerializer(slot).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(
     request=None,
-    responses={200: TimeSlotSerializer, 400: MESSAGE, 404: SLOT_NOT_FOUND, **ROLE_REFUSALS},
+    responses={200: OwnSlotSerializer, 400: MESSAGE, 404: SLOT_NOT_FOUND, **ROLE_REFUSALS},
 )
 @api_view(["PATCH"])
 @permission_classes([IsDoctor])
 def toggle_slot_availability(request, slot_id):
     """Enable or disable one of the caller's free slots."""
     slot = services.slot_toggle(slot_id=slot_id, doctor=request.user)
-    return Response(TimeSlotSerializer(slot).data)
+    return Response(OwnSlotSerializer(slot).data)
 
 
 @extend_schema(responses={200: MESSAGE, 400: MESSAGE, 404: SLOT_NOT_FOUND, **ROLE_REFUSALS})
@@ -178,6 +219,7 @@ def user_available_slots(request):
 
 @extend_schema(
     request=None,
+    parameters=[IDEMPOTENCY_KEY],
     responses={
         200: BOOKED,
         400: MESSAGE,
@@ -185,12 +227,14 @@ def user_available_slots(request):
         429: THROTTLED,
         401: UNAUTHENTICATED,
         403: FORBIDDEN,
+        **IDEMPOTENCY_REFUSALS,
     },
 )
 @api_view(["POST"])
 @permission_classes([IsPatient])
 @throttle_classes([SharedScopedRateThrottle])
 @throttle_scope("booking")
+@idempotent
 def book_slot(request, slot_id):
     """Book a slot for the calling patient."""
     booking = services.slot_book(slot_id=slot_id, patient=request.user)
@@ -206,11 +250,61 @@ def book_slot(request, slot_id):
 
 
 @extend_schema(
+    request=None,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={
+        201: HELD,
+        200: OpenApiResponse(HELD, description="The caller's own live hold, unchanged."),
+        400: MESSAGE,
+        404: SLOT_NOT_FOUND,
+        429: THROTTLED,
+        401: UNAUTHENTICATED,
+        403: FORBIDDEN,
+        **IDEMPOTENCY_REFUSALS,
+    },
+)
+@api_view(["POST"])
+@permission_classes([IsPatient])
+@throttle_classes([SharedScopedRateThrottle])
+@throttle_scope("booking")
+@idempotent
+def hold_slot(request, slot_id):
+    """Keep a slot for the calling patient while they pay (HOLD_SECONDS)."""
+    hold, created = services.hold_place(slot_id=slot_id, patient=request.user)
+    seconds_left = math.ceil((hold.expires_at - timezone.now()).total_seconds())
+    return Response(
+        {
+            "hold_id": hold.id,
+            "slot_id": hold.slot_id,
+            "expires_at": serializers.DateTimeField().to_representation(hold.expires_at),
+            "seconds_left": max(seconds_left, 0),
+        },
+        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
+@extend_schema(responses={200: MESSAGE, 404: HOLD_NOT_FOUND, **ROLE_REFUSALS})
+@api_view(["DELETE"])
+@permission_classes([IsPatient])
+def release_hold(request, hold_id):
+    """Give back the caller's live hold."""
+    services.hold_release(hold_id=hold_id, patient=request.user)
+    return Response({"message": "Hold released"})
+
+
+@extend_schema(
     request=BulkSlotSerializer,
-    responses={201: TimeSlotSerializer(many=True), 400: FIELD_ERRORS, **ROLE_REFUSALS},
+    parameters=[IDEMPOTENCY_KEY],
+    responses={
+        201: TimeSlotSerializer(many=True),
+        400: FIELD_ERRORS,
+        **ROLE_REFUSALS,
+        **IDEMPOTENCY_REFUSALS,
+    },
 )
 @api_view(["POST"])
 @permission_classes([IsDoctor])
+@idempotent
 def bulk_create_slots(request):
     """Add a run of back-to-back slots over one or more days, all or nothing."""
     serializer = BulkSlotSerializer(data=request.data)
@@ -221,9 +315,17 @@ def bulk_create_slots(request):
 
 @extend_schema(
     request=None,
-    responses={200: CANCELLED, 400: MESSAGE, 404: SLOT_NOT_FOUND, 401: UNAUTHENTICATED},
+    parameters=[IDEMPOTENCY_KEY],
+    responses={
+        200: CANCELLED,
+        400: MESSAGE,
+        404: SLOT_NOT_FOUND,
+        401: UNAUTHENTICATED,
+        **IDEMPOTENCY_REFUSALS,
+    },
 )
 @api_view(["POST"])
+@idempotent
 def cancel_booking(request, slot_id):
     """Cancel a slot's booking: by the patient who holds it or by the slot's doctor."""
     booking = services.booking_cancel(slot_id=slot_id, user=request.user)
@@ -234,6 +336,42 @@ def cancel_booking(request, slot_id):
             "slot_id": booking.slot_id,
             "status": booking.status,
             "cancelled_at": booking.cancelled_at,
+        }
+    )
+
+
+@extend_schema(
+    request=RescheduleSerializer,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={
+        200: RESCHEDULED,
+        400: FIELD_ERRORS,
+        404: OpenApiResponse(
+            MESSAGE, description="`Booking not found` or `Slot not found` (the target)."
+        ),
+        429: THROTTLED,
+        **ROLE_REFUSALS,
+        **IDEMPOTENCY_REFUSALS,
+    },
+)
+@api_view(["POST"])
+@permission_classes([IsPatient])
+@throttle_classes([SharedScopedRateThrottle])
+@throttle_scope("booking")
+@idempotent
+def reschedule_booking(request, booking_id):
+    """Move the caller's booking to another slot of the same doctor, in one step."""
+    serializer = RescheduleSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    booking = services.booking_reschedule(
+        booking_id=booking_id, patient=request.user, **serializer.validated_data
+    )
+    return Response(
+        {
+            "message": "Booking rescheduled",
+            "booking_id": booking.id,
+            "slot_id": booking.slot_id,
+            "rescheduled_from": booking.rescheduled_from_id,
         }
     )
 

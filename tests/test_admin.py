@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import UserProfile
-from doctor.models import Booking, TimeSlot
+from doctor.models import Booking, Hold, TimeSlot
 from tests.factories import (
     BookingFactory,
     DoctorFactory,
@@ -418,3 +418,18 @@ def test_moving_a_slot_into_the_past_is_refused_but_an_old_slot_may_be_disabled(
     assert response.status_code == 302
     old.refresh_from_db()
     assert old.is_available is False
+
+
+def test_staff_see_holds_read_only(staff, patient):
+    slot = TimeSlotFactory()
+    hold = Hold.objects.create(
+        slot=slot, patient=patient, expires_at=timezone.now() + timedelta(minutes=5)
+    )
+
+    listing = staff.get(reverse("admin:doctor_hold_changelist"))
+    adding = staff.get(reverse("admin:doctor_hold_add"))
+    deleting = staff.get(reverse("admin:doctor_hold_delete", args=[hold.pk]))
+
+    assert listing.status_code == 200
+    assert patient.email in listing.content.decode()
+    assert (adding.status_code, deleting.status_code) == (403, 403)

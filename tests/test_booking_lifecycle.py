@@ -49,7 +49,7 @@ def test_my_bookings_carry_status_times_and_the_full_slot(patient, patient_clien
 
     (item,) = patient_client.get(MY_BOOKINGS_URL).json()
 
-    assert set(item) == {"id", "status", "created_at", "cancelled_at", "slot"}
+    assert set(item) == {"id", "status", "created_at", "cancelled_at", "rescheduled_from", "slot"}
     assert item["status"] == "booked"
     assert item["cancelled_at"] is None
     assert item["slot"]["id"] == booking.slot_id

@@ -6,22 +6,25 @@ guard away (inside the test's transaction, which rolls it back).
 """
 
 from contextlib import contextmanager
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from doctor.invariants import Violation, violations
-from doctor.models import Booking, TimeSlot
-from tests.factories import BookingFactory, TimeSlotFactory
+from doctor.models import Booking, Hold, TimeSlot
+from tests.factories import BookingFactory, PatientFactory, TimeSlotFactory
 
 pytestmark = pytest.mark.django_db
 
 OK_LINE = (
     "OK {slots} slots, {active} active bookings: no slot with two active bookings; "
     "is_booked true exactly when an active booking exists; no booked slot marked available; "
-    "no booking on a missing slot\n"
+    "no booking on a missing slot; no booked slot with a live hold; "
+    "no slot and no patient with two live holds\n"
 )
 
 
@@ -143,10 +146,34 @@ def test_command_prints_each_violation_and_fails(clean_data):
     ]
 
 
-def test_check_costs_four_queries_however_many_rows_are_wrong(
+def test_check_costs_seven_queries_however_many_rows_are_wrong(
     clean_data, django_assert_num_queries
 ):
     for slot in TimeSlotFactory.create_batch(5):
         TimeSlot.objects.filter(pk=slot.pk).update(is_booked=True, is_available=False)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(7):
         assert len(violations()) == 5
+
+
+def test_a_booked_slot_with_a_live_hold_is_reported(clean_data):
+    booking = BookingFactory()
+    hold = Hold.objects.create(
+        slot=booking.slot,
+        patient=PatientFactory(),
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+
+    assert violations() == [
+        Violation("held-and-booked", f"slot {hold.slot_id} is booked and has a live hold")
+    ]
+
+
+def test_a_lapsed_hold_on_a_booked_slot_is_no_violation(clean_data):
+    booking = BookingFactory()
+    Hold.objects.create(
+        slot=booking.slot,
+        patient=PatientFactory(),
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
+
+    assert violations() == []

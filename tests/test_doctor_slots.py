@@ -115,6 +115,7 @@ def test_it_lists_slots_in_the_contract_shape(doctor, doctor_client):
         "is_booked": False,
         "isAvailable": True,
         "isBooked": False,
+        "is_held": False,
     }
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from doctor.models import Booking, TimeSlot
+from doctor.models import Booking, Hold, TimeSlot
 from tests.conftest import bearer, run_together
-from tests.factories import PatientFactory, TimeSlotFactory, tomorrow
+from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory, tomorrow
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -80,17 +80,26 @@ def two_servers(transactional_db):
             server.wait(timeout=10)
 
 
-def book(base, slot_id, token):
+def post(base, path, token, body=None, **headers):
     request = urllib.request.Request(
-        f"{base}/api/doctor/timeslots/{slot_id}/book/",
+        f"{base}{path}",
         method="POST",
-        headers={"Authorization": token},
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": token, "Content-Type": "application/json", **headers},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def book(base, slot_id, token, **headers):
+    return post(base, f"/api/doctor/timeslots/{slot_id}/book/", token, **headers)
+
+
+def hold(base, slot_id, token):
+    return post(base, f"/api/doctor/timeslots/{slot_id}/hold/", token)
 
 
 def race(bases, slot_id, tokens):
@@ -121,3 +130,78 @@ def test_two_processes_give_exactly_one_booking_per_slot_in_every_round(two_serv
         assert (slot.is_booked, slot.is_available) == (True, False)
     assert Booking.objects.count() == ROUNDS
     assert TimeSlot.objects.filter(is_booked=True).count() == ROUNDS
+
+
+# --- the booking journey across processes (Part 3) -------------------------------------
+
+
+def spread(bases, calls):
+    """Run calls(base) together, alternating between the two processes."""
+    return run_together([lambda i=i, c=c: c(bases[i % 2]) for i, c in enumerate(calls)])
+
+
+def test_sixteen_patients_holding_one_slot_across_processes_get_one_hold(two_servers):
+    slot = TimeSlotFactory()
+    tokens = [bearer(p) for p in PatientFactory.create_batch(16)]
+
+    results = spread(two_servers, [lambda b, t=t: hold(b, slot.id, t) for t in tokens])
+
+    assert sorted(code for code, _ in results) == [201] + [400] * 15
+    assert all(body == {"message": "Slot is held"} for code, body in results if code == 400)
+    assert Hold.objects.filter(slot=slot, status="active").count() == 1
+
+
+def test_holds_and_bookings_racing_across_processes_leave_one_owner(two_servers):
+    slots = [TimeSlotFactory(start_time=dt_time(8 + n)) for n in range(ROUNDS)]
+    tokens = [bearer(p) for p in PatientFactory.create_batch(12)]
+
+    for slot in slots:
+        calls = [lambda b, t=t, s=slot: hold(b, s.id, t) for t in tokens[:6]]
+        calls += [lambda b, t=t, s=slot: book(b, s.id, t) for t in tokens[6:]]
+        results = spread(two_servers, calls)
+
+        assert sum(code in (200, 201) for code, _ in results) == 1, results
+        live = Hold.objects.live().filter(slot=slot).count()
+        booked = Booking.objects.filter(slot=slot, status="booked").count()
+        assert live + booked == 1
+
+
+def test_ten_retries_with_one_key_across_processes_book_once(two_servers):
+    slot = TimeSlotFactory()
+    token = bearer(PatientFactory())
+    key = {"Idempotency-Key": "journey-retry-1"}
+
+    results = spread(two_servers, [lambda b: book(b, slot.id, token, **key)] * 10)
+
+    booking = Booking.objects.get(slot=slot)
+    in_progress = {"message": "A request with this Idempotency-Key is in progress"}
+    for code, body in results:
+        assert (code == 200 and body["booking_id"] == booking.id) or (
+            code == 409 and body == in_progress
+        ), results
+    assert any(code == 200 for code, _ in results)
+
+
+def test_eight_patients_rescheduling_into_one_slot_across_processes(two_servers):
+    doctor = DoctorFactory()
+    target = TimeSlotFactory(doctor=doctor, start_time=dt_time(17, 0))
+    bookings = [
+        BookingFactory(slot__doctor=doctor, slot__start_time=dt_time(8 + n)) for n in range(8)
+    ]
+    calls = [
+        lambda base, b=b: post(
+            base,
+            f"/api/doctor/user/bookings/{b.id}/reschedule/",
+            bearer(b.patient),
+            {"slot_id": target.id},
+        )
+        for b in bookings
+    ]
+
+    results = spread(two_servers, calls)
+
+    assert sorted(code for code, _ in results) == [200] + [400] * 7
+    assert Booking.objects.filter(slot=target, status="booked").count() == 1
+    moved = Booking.objects.filter(status="rescheduled").count()
+    assert moved == 1
+    assert Booking.objects.filter(status="booked").count() == 8

@@ -7,11 +7,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from calendars.models import CalendarFeed
+from doctor.models import Hold
 from tests.conftest import PASSWORD, bearer
 from tests.factories import (
     BookingFactory,
@@ -46,7 +48,7 @@ emails = count()
 @pytest.fixture
 def world(db):
     doctor, patient = DoctorFactory(), PatientFactory()
-    return SimpleNamespace(
+    world = SimpleNamespace(
         users={
             "patient": patient,
             "doctor": doctor,
@@ -57,10 +59,15 @@ def world(db):
         patient=patient,
         feed_token=CalendarFeed.objects.create(user=patient).token,
         free_slot=TimeSlotFactory(doctor=doctor),
-        booked_slot=BookingFactory(
-            slot__doctor=doctor, slot__start_time=time(14, 0), patient=patient
-        ).slot,
+        booking=BookingFactory(slot__doctor=doctor, slot__start_time=time(14, 0), patient=patient),
+        hold=Hold.objects.create(
+            slot=TimeSlotFactory(doctor=doctor, start_time=time(16, 0)),
+            patient=patient,
+            expires_at=timezone.now() + timedelta(minutes=5),
+        ),
     )
+    world.booked_slot = world.booking.slot
+    return world
 
 
 def body_for(path, world):
@@ -80,6 +87,7 @@ def body_for(path, world):
         "/api/token/blacklist/": refresh,
         "/api/profile/update/": {"phone": "+91 11111"},
         "/api/doctor/timeslots/": {"date": later, "start_time": "15:00", "end_time": "15:30"},
+        "/api/doctor/user/bookings/{booking}/reschedule/": {"slot_id": world.free_slot.id},
         "/api/doctor/timeslots/bulk/": {
             "date": later,
             "start_time": "16:00",
@@ -100,7 +108,12 @@ def test_role_matrix(world, method, path, role, expected):
     if role != "anonymous":
         client.credentials(HTTP_AUTHORIZATION=bearer(world.users[role]))
 
-    url = path.replace("{slot}", str(slot.id)).replace("{token}", world.feed_token)
+    url = (
+        path.replace("{slot}", str(slot.id))
+        .replace("{hold}", str(world.hold.id))
+        .replace("{booking}", str(world.booking.id))
+        .replace("{token}", world.feed_token)
+    )
     response = getattr(client, method.lower())(url, body_for(path, world), format="json")
 
     assert response.status_code == expected, response.content[:300]
@@ -109,7 +122,7 @@ def test_role_matrix(world, method, path, role, expected):
 def test_the_matrix_covers_every_api_endpoint():
     paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
     documented = {
-        (method.upper(), path.replace("{slot_id}", "{slot}"))
+        (method.upper(), re.sub(r"\{(slot|hold|booking)_id\}", r"{\1}", path))
         for path, operations in paths.items()
         for method in operations
     }

@@ -1,0 +1,168 @@
+"""Property-based: random hold, book, release, cancel and reschedule steps by a few
+patients on a few slots, with a clock that jumps forward, through doctor.services.
+
+After every step: the booking invariants (doctor.invariants, as `manage.py
+check_bookings` checks them, holds included), at most one live hold or active
+booking per slot, `is_booked` true exactly when an active booking exists, and no
+patient with two live holds. Each example runs in a savepoint rolled back at its end.
+"""
+
+import os
+from contextlib import suppress
+from datetime import time, timedelta
+from unittest import mock
+
+import pytest
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+from rest_framework.exceptions import ValidationError
+
+from config.errors import DomainError
+from config.exceptions import MessageError
+from doctor import services
+from doctor.invariants import violations
+from doctor.models import Booking, Hold, TimeSlot
+from tests.factories import DoctorFactory, PatientFactory, TimeSlotFactory
+
+# Every exception a service may raise to refuse a request.
+REFUSALS = (DomainError, MessageError, ValidationError)
+
+pytestmark = pytest.mark.django_db
+
+EXAMPLES = int(os.environ.get("JOURNEY_PROPERTY_EXAMPLES", "15"))
+PATIENTS = 3
+SLOTS = 5  # four of one doctor, one of another
+slot_index = st.integers(0, SLOTS - 1)
+patient_index = st.integers(0, PATIENTS - 1)
+
+
+class Clock:
+    """timezone.now() for the services, moved only by the machine's `tick` rule."""
+
+    def __init__(self):
+        self.now = timezone.now()
+
+    def __call__(self):
+        return self.now
+
+
+class JourneyMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.clock = Clock()
+        self._patch = mock.patch("django.utils.timezone.now", self.clock)
+        self._patch.start()
+        self._savepoint = transaction.atomic()
+        self._savepoint.__enter__()
+
+    @initialize()
+    def world(self):
+        doctor, other = DoctorFactory(), DoctorFactory()
+        local = timezone.localtime(self.clock.now)
+        # The first slot starts within the hour, so the clock can carry it into the past.
+        soon = local + timedelta(minutes=45)
+        self.slots = [TimeSlotFactory(doctor=doctor, date=soon.date(), start_time=soon.time())]
+        later = (local + timedelta(days=3)).date()
+        self.slots += [
+            TimeSlotFactory(doctor=doctor, date=later, start_time=time(9 + n)) for n in range(3)
+        ]
+        self.slots.append(TimeSlotFactory(doctor=other, date=later, start_time=time(9)))
+        self.patients = PatientFactory.create_batch(PATIENTS)
+
+    def teardown(self):
+        transaction.set_rollback(True)
+        self._savepoint.__exit__(None, None, None)
+        self._patch.stop()
+
+    # -- the steps -------------------------------------------------------------
+
+    # Each step either succeeds or is refused in the contract's way (a refusal
+    # exception); anything else fails the test.
+
+    @rule(slot=slot_index, patient=patient_index)
+    def hold(self, slot, patient):
+        with suppress(*REFUSALS):
+            services.hold_place(slot_id=self.slots[slot].id, patient=self.patients[patient])
+
+    @rule(slot=slot_index, patient=patient_index)
+    def book(self, slot, patient):
+        with suppress(*REFUSALS):
+            services.slot_book(slot_id=self.slots[slot].id, patient=self.patients[patient])
+
+    @rule(patient=patient_index, pick=st.integers(0, 3))
+    def release(self, patient, pick):
+        holds = list(Hold.objects.order_by("id").values_list("id", flat=True))
+        hold_id = holds[pick % len(holds)] if holds else 424242
+        with suppress(*REFUSALS):
+            services.hold_release(hold_id=hold_id, patient=self.patients[patient])
+
+    @rule(slot=slot_index, patient=patient_index)
+    def cancel(self, slot, patient):
+        with suppress(*REFUSALS):
+            services.booking_cancel(slot_id=self.slots[slot].id, user=self.patients[patient])
+
+    @rule(slot=slot_index)
+    def doctor_cancels(self, slot):
+        slot = self.slots[slot]
+        with suppress(*REFUSALS):
+            services.booking_cancel(slot_id=slot.id, user=slot.doctor)
+
+    @rule(patient=patient_index, slot=slot_index)
+    def reschedule(self, patient, slot):
+        patient = self.patients[patient]
+        booking = Booking.objects.filter(patient=patient).order_by("-id").first()
+        with suppress(*REFUSALS):
+            services.booking_reschedule(
+                booking_id=booking.id if booking else 424242,
+                patient=patient,
+                slot_id=self.slots[slot].id,
+            )
+
+    @rule(seconds=st.sampled_from([1, 60, 299, 301, 900, 3600]))
+    def tick(self, seconds):
+        self.clock.now += timedelta(seconds=seconds)
+
+    # -- checked after every step ---------------------------------------------
+
+    @invariant()
+    def booking_invariants_hold(self):
+        assert violations() == []
+
+    @invariant()
+    def a_slot_has_at_most_one_owner(self):
+        now = self.clock.now
+        owners = TimeSlot.objects.annotate(
+            live=Count("holds", filter=Q(holds__status="active", holds__expires_at__gt=now)),
+            active=Count("bookings", filter=Q(bookings__status="booked"), distinct=True),
+        ).values_list("id", "live", "active", "is_booked")
+        for slot_id, live, active, is_booked in owners:
+            assert live + active <= 1, slot_id
+            assert is_booked == (active == 1), slot_id
+
+    @invariant()
+    def a_patient_has_at_most_one_live_hold(self):
+        live = Hold.objects.filter(status="active", expires_at__gt=self.clock.now)
+        assert not live.values("patient").annotate(n=Count("id")).filter(n__gt=1).exists()
+
+
+def test_random_journeys_keep_the_invariants():
+    run_state_machine_as_test(
+        JourneyMachine,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=25,
+            deadline=None,
+            database=None,  # each run explores afresh; a failure prints its steps
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )

@@ -1,0 +1,274 @@
+"""Reschedule (Part 3): move a booking in one step, or leave everything as it was."""
+
+from datetime import time, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from doctor.models import Booking, Hold, TimeSlot
+from events.models import Event
+from tests.conftest import client_for, run_together
+from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def reschedule(client, booking_id, slot_id):
+    url = reverse("booking-reschedule", args=[booking_id])
+    return client.post(url, {"slot_id": slot_id}, format="json")
+
+
+def state(*slots):
+    """Everything a refused reschedule must leave untouched."""
+    bookings = list(Booking.objects.order_by("pk").values_list("pk", "slot_id", "status"))
+    flags = [TimeSlot.objects.values_list("is_booked", "is_available").get(pk=s.pk) for s in slots]
+    holds = list(Hold.objects.order_by("pk").values_list("pk", "status"))
+    return bookings, flags, holds
+
+
+@pytest.fixture
+def booking(patient):
+    return BookingFactory(patient=patient, slot__start_time=time(9, 0))
+
+
+@pytest.fixture
+def target(booking):
+    return TimeSlotFactory(doctor=booking.slot.doctor, start_time=time(11, 0))
+
+
+def test_a_patient_moves_a_booking_to_another_slot_of_the_doctor(patient_client, booking, target):
+    response = reschedule(patient_client, booking.id, target.id)
+
+    new = Booking.objects.get(status="booked")
+    assert response.status_code == 200
+    assert response.json() == {
+        "message": "Booking rescheduled",
+        "booking_id": new.id,
+        "slot_id": target.id,
+        "rescheduled_from": booking.id,
+    }
+    assert (new.slot, new.patient, new.rescheduled_from) == (target, booking.patient, booking)
+    booking.refresh_from_db()
+    assert booking.status == "rescheduled"
+
+
+def test_the_old_slot_is_bookable_again_and_the_new_one_booked(patient_client, booking, target):
+    reschedule(patient_client, booking.id, target.id)
+
+    old, new = TimeSlot.objects.get(pk=booking.slot_id), TimeSlot.objects.get(pk=target.id)
+    assert (old.is_booked, old.is_available) == (False, True)
+    assert (new.is_booked, new.is_available) == (True, False)
+    available = [row["id"] for row in patient_client.get(reverse("available-slots")).json()]
+    assert booking.slot_id in available and target.id not in available
+
+
+def test_the_booking_list_shows_both_with_rescheduled_from(patient_client, booking, target):
+    reschedule(patient_client, booking.id, target.id)
+
+    rows = patient_client.get(reverse("user-bookings")).json()
+
+    assert [(r["status"], r["rescheduled_from"]) for r in rows] == [
+        ("booked", booking.id),
+        ("rescheduled", None),
+    ]
+
+
+def test_a_move_emits_booking_rescheduled_with_the_new_booking_and_no_created(
+    patient_client, booking, target
+):
+    Event.objects.all().delete()
+
+    reschedule(patient_client, booking.id, target.id)
+
+    new = Booking.objects.get(status="booked")
+    rows = patient_client.get(reverse("user-bookings")).json()
+    assert list(Event.objects.values_list("type", flat=True)) == ["booking.rescheduled"]
+    assert Event.objects.get().data == next(r for r in rows if r["id"] == new.id)
+
+
+def test_a_refused_move_emits_nothing(patient_client, booking):
+    Event.objects.all().delete()
+
+    reschedule(patient_client, booking.id, 424242)
+
+    assert not Event.objects.exists()
+
+
+def test_the_patients_own_hold_on_the_target_is_used(patient_client, booking, target):
+    patient_client.post(reverse("slot-hold", args=[target.id]))
+
+    response = reschedule(patient_client, booking.id, target.id)
+
+    assert response.status_code == 200
+    assert Hold.objects.get().status == "used"
+
+
+# --- refusals, in the contract's order; each leaves everything as it was ----------------
+
+
+def other_patients_booking():
+    return BookingFactory(slot__start_time=time(9, 0))
+
+
+@pytest.mark.parametrize(
+    "make_booking,status_code,message",
+    [
+        (lambda patient: None, 404, "Booking not found"),
+        (lambda patient: other_patients_booking(), 404, "Booking not found"),
+        (
+            lambda patient: BookingFactory(
+                patient=patient, status="cancelled", slot__is_booked=False, slot__is_available=True
+            ),
+            400,
+            "Booking is not active",
+        ),
+        (
+            lambda patient: BookingFactory(
+                patient=patient, slot__date=timezone.localdate() - timedelta(days=1)
+            ),
+            400,
+            "Too late to reschedule",
+        ),
+    ],
+    ids=["unknown", "someone-elses", "not-active", "started"],
+)
+def test_a_booking_that_cannot_move_is_refused(
+    patient, patient_client, make_booking, status_code, message
+):
+    made = make_booking(patient)
+    target = TimeSlotFactory(doctor=made.slot.doctor if made else DoctorFactory())
+    slots = [target] + ([made.slot] if made else [])
+    before = state(*slots)
+
+    response = reschedule(patient_client, made.id if made else 424242, target.id)
+
+    assert (response.status_code, response.json()) == (status_code, {"message": message})
+    assert state(*slots) == before
+
+
+@pytest.mark.parametrize(
+    "target_state,message",
+    [
+        ({"is_booked": True, "is_available": False}, "Slot already booked"),
+        ({"is_available": False}, "Slot is not available"),
+        ({"date": timezone.localdate() - timedelta(days=1)}, "Slot is in the past"),
+    ],
+    ids=["booked", "disabled", "past"],
+)
+def test_a_target_that_cannot_be_booked_is_refused(patient_client, booking, target_state, message):
+    target = TimeSlotFactory(doctor=booking.slot.doctor, start_time=time(11, 0), **target_state)
+    before = state(booking.slot, target)
+
+    response = reschedule(patient_client, booking.id, target.id)
+
+    assert (response.status_code, response.json()) == (400, {"message": message})
+    assert state(booking.slot, target) == before
+
+
+def test_an_unknown_target_is_404(patient_client, booking):
+    before = state(booking.slot)
+
+    response = reschedule(patient_client, booking.id, 424242)
+
+    assert (response.status_code, response.json()) == (404, {"message": "Slot not found"})
+    assert state(booking.slot) == before
+
+
+def test_someone_elses_live_hold_on_the_target_refuses(patient_client, booking, target):
+    client_for(PatientFactory()).post(reverse("slot-hold", args=[target.id]))
+    before = state(booking.slot, target)
+
+    response = reschedule(patient_client, booking.id, target.id)
+
+    assert (response.status_code, response.json()) == (400, {"message": "Slot is held"})
+    assert state(booking.slot, target) == before
+
+
+def test_a_slot_of_another_doctor_is_refused(patient_client, booking):
+    elsewhere = TimeSlotFactory(start_time=time(11, 0))
+    before = state(booking.slot, elsewhere)
+
+    response = reschedule(patient_client, booking.id, elsewhere.id)
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"message": "Slot belongs to another doctor"},
+    )
+    assert state(booking.slot, elsewhere) == before
+
+
+def test_moving_onto_its_own_slot_is_already_booked(patient_client, booking):
+    response = reschedule(patient_client, booking.id, booking.slot_id)
+
+    assert (response.status_code, response.json()) == (400, {"message": "Slot already booked"})
+    assert Booking.objects.get().status == "booked"
+
+
+def test_the_booking_is_checked_before_the_target(patient_client, patient):
+    cancelled = BookingFactory(
+        patient=patient, status="cancelled", slot__is_booked=False, slot__is_available=True
+    )
+
+    response = reschedule(patient_client, cancelled.id, 424242)
+
+    assert response.json() == {"message": "Booking is not active"}
+
+
+@pytest.mark.parametrize("body", [{}, {"slot_id": "x"}, {"slot_id": 0}, {"slot_id": None}])
+def test_a_malformed_body_is_a_field_error(patient_client, booking, body):
+    url = reverse("booking-reschedule", args=[booking.id])
+
+    response = patient_client.post(url, body, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["slot_id"]
+    assert Booking.objects.get().status == "booked"
+
+
+def test_a_doctor_cannot_reschedule(booking, target):
+    response = reschedule(client_for(booking.slot.doctor), booking.id, target.id)
+
+    assert response.status_code == 403
+    assert Booking.objects.get().status == "booked"
+
+
+# --- races (PostgreSQL) ----------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_eight_patients_rescheduling_into_one_slot_one_wins_the_rest_keep_theirs():
+    doctor = DoctorFactory()
+    target = TimeSlotFactory(doctor=doctor, start_time=time(17, 0))
+    bookings = [BookingFactory(slot__doctor=doctor, slot__start_time=time(8 + n)) for n in range(8)]
+    calls = [lambda b=b: reschedule(client_for(b.patient), b.id, target.id) for b in bookings]
+
+    responses = run_together(calls)
+
+    assert sorted(r.status_code for r in responses) == [200] + [400] * 7
+    assert Booking.objects.filter(slot=target, status="booked").count() == 1
+    losers = [b for b, r in zip(bookings, responses, strict=True) if r.status_code == 400]
+    assert all(Booking.objects.get(pk=b.pk).status == "booked" for b in losers)
+    assert TimeSlot.objects.filter(is_booked=True).count() == 8
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_reschedules_crossing_each_other_do_not_deadlock():
+    doctor = DoctorFactory()
+    first = BookingFactory(slot__doctor=doctor, slot__start_time=time(8, 0))
+    second = BookingFactory(slot__doctor=doctor, slot__start_time=time(9, 0))
+
+    for _ in range(5):
+        # Each asks for the other's slot: both lock the same two rows, in id order.
+        responses = run_together(
+            [
+                lambda: reschedule(client_for(first.patient), first.id, second.slot_id),
+                lambda: reschedule(client_for(second.patient), second.id, first.slot_id),
+            ]
+        )
+        assert [(r.status_code, r.json()) for r in responses] == [
+            (400, {"message": "Slot already booked"})
+        ] * 2
+    assert Booking.objects.filter(status="booked").count() == 2
