@@ -2,6 +2,8 @@ from collections.abc import Mapping
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import (
@@ -155,24 +157,34 @@ def camel_case_fields(names):
     return fields, sources
 
 
+@extend_schema_field(OpenApiTypes.NUMBER)
+class FeeOrZeroField(serializers.SerializerMethodField):
+    """A doctor's fee as a JSON number, 0 when unset: what the React client shows."""
+
+    def __init__(self, attr, **kwargs):
+        self.attr = attr
+        super().__init__(**kwargs)
+
+    def to_representation(self, doctor):
+        fee = getattr(doctor, self.attr)
+        return 0 if fee is None else fee
+
+
 class ProfileSerializer(serializers.ModelSerializer):
     """The caller's own profile in the keys the dashboards read."""
+
+    videoConsultFee = FeeOrZeroField("video_consult_fee")
+    homeConsultFee = FeeOrZeroField("home_consult_fee")
 
     class Meta:
         model = UserProfile
         fields, extra_kwargs = camel_case_fields(["id", *PROFILE_FIELDS])
         read_only_fields = fields
 
-    # Doctor cards show these as 0 when unset; the profile says the same.
-    ZERO_WHEN_UNSET = ("videoConsultFee", "homeConsultFee")
-
     def to_representation(self, instance):
         data = super().to_representation(instance)
         if not instance.is_doctor:
             return {key: value for key, value in data.items() if key not in DOCTOR_KEYS}
-        for key in self.ZERO_WHEN_UNSET:
-            if data[key] is None:
-                data[key] = 0
         return data
 
 

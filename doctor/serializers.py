@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import UserProfile
+from accounts.serializers import FeeOrZeroField
 from doctor.models import Booking, TimeSlot
 from doctor.rendering import ShapedOutput, ShapeListSerializer, shape_of
 
@@ -54,7 +55,13 @@ class DoctorCardSerializer(DoctorMiniSerializer):
     specialty = serializers.CharField(source="specialization")
     experience = serializers.IntegerField(source="years_of_experience", allow_null=True)
     hospital = serializers.CharField(source="clinic_address")
-    consultationFee = serializers.SerializerMethodField()
+    consultationFee = FeeOrZeroField("consultation_fee")
+    # The rest of what the React cards read (contract, Part 3).
+    videoConsultFee = FeeOrZeroField("video_consult_fee")
+    homeConsultFee = FeeOrZeroField("home_consult_fee")
+    homeConsultation = serializers.BooleanField(source="home_consultation")
+    languages = serializers.CharField()
+    description = serializers.CharField()
 
     class Meta(DoctorMiniSerializer.Meta):
         fields = DoctorMiniSerializer.Meta.fields + [
@@ -63,10 +70,12 @@ class DoctorCardSerializer(DoctorMiniSerializer):
             "experience",
             "hospital",
             "consultationFee",
+            "videoConsultFee",
+            "homeConsultFee",
+            "homeConsultation",
+            "languages",
+            "description",
         ]
-
-    def get_consultationFee(self, doctor) -> float:
-        return doctor.consultation_fee or 0
 
 
 class TimeSlotSerializer(ShapedOutput, serializers.ModelSerializer):

@@ -52,13 +52,47 @@ def test_a_doctor_card_carries_both_key_sets(api_client):
         "experience": 8,
         "hospital": "MG Road",
         "consultationFee": 500,
+        "videoConsultFee": 0,
+        "homeConsultFee": 0,
+        "homeConsultation": False,
+        "languages": "",
+        "description": "",
     }
+
+
+def test_a_doctor_card_carries_what_the_react_cards_read(api_client):
+    DoctorFactory(
+        video_consult_fee="350.00",
+        home_consult_fee=900,
+        home_consultation=True,
+        languages="English, Hindi",
+        description="Children's health, 8 years at MG Road.",
+    )
+
+    (card,) = api_client.get(DOCTORS_URL).json()
+
+    assert {key: card[key] for key in READ_BY_REACT} == {
+        "videoConsultFee": 350,
+        "homeConsultFee": 900,
+        "homeConsultation": True,
+        "languages": "English, Hindi",
+        "description": "Children's health, 8 years at MG Road.",
+    }
+
+
+READ_BY_REACT = [
+    "videoConsultFee",
+    "homeConsultFee",
+    "homeConsultation",
+    "languages",
+    "description",
+]
 
 
 def test_a_doctor_card_says_fee_0_when_the_fee_is_unset(api_client):
     DoctorFactory(consultation_fee=None, years_of_experience=None)
     (card,) = api_client.get(DOCTORS_URL).json()
-    assert card["consultationFee"] == 0
+    assert (card["consultationFee"], card["videoConsultFee"], card["homeConsultFee"]) == (0, 0, 0)
     assert card["consultation_fee"] is None
     assert card["experience"] is None
 
