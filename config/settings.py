@@ -108,6 +108,9 @@ TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
+# Bounds against flooding: a doctor's open (unbooked, upcoming) slots at most.
+MAX_OPEN_SLOTS_PER_DOCTOR = env.int("MAX_OPEN_SLOTS_PER_DOCTOR", default=2000)
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # whitenoise serves the admin's and the API docs' assets from gunicorn itself:

@@ -15,6 +15,7 @@ no-op, but the IMMEDIATE transaction mode in settings serializes writers.
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -36,6 +37,7 @@ NOT_BOOKED = "Slot is not booked"
 END_NOT_AFTER_START = "Must be after start_time."
 PARTIAL_MINUTES = "The slot must last a whole number of minutes."
 TOO_FAR_AHEAD = f"Slot starts more than {MAX_DAYS_AHEAD} days from today"
+TOO_MANY_OPEN = "Too many open slots"
 NOTHING_FITS = "No slot of that duration fits on the chosen days."
 TOO_MANY_AT_ONCE = f"At most {MAX_BULK_SLOTS} slots can be created at once."
 
@@ -91,6 +93,14 @@ def slot_change_refusal(slot, *, delete=False):
     if slot.is_booked:
         return BOOKED_NOT_DELETED if delete else BOOKED_NOT_MODIFIED
     return None
+
+
+def _check_open_slots(doctor, adding):
+    """A doctor's open slots (unbooked, still to start) stay at most
+    settings.MAX_OPEN_SLOTS_PER_DOCTOR; called under the doctor's lock."""
+    open_slots = TimeSlot.objects.filter(doctor=doctor, is_booked=False).upcoming()
+    if open_slots.count() + adding > settings.MAX_OPEN_SLOTS_PER_DOCTOR:
+        raise Refused(TOO_MANY_OPEN)
 
 
 def _new_slot_refusal(slot, taken, *, check_past=True):
@@ -151,6 +161,7 @@ def _insert_slots(*, doctor, slots, name_each, skip_taken=False):
                 refusals.append(f"{_label(slot)}: {refusal}" if name_each else refusal)
         if refusals:
             raise Invalid({"non_field_errors": refusals})
+        _check_open_slots(doctor, len(slots))
         return TimeSlot.objects.bulk_create(slots)
 
 
@@ -243,6 +254,8 @@ def slot_check(*, slot_id=None, doctor, date, start_time, end_time, duration=Non
         refusal = _new_slot_refusal(slot, _taken(doctor, [date])[date], check_past=moved)
         if refusal is not None:
             raise Invalid({"non_field_errors": refusal})
+        if slot_id is None:
+            _check_open_slots(doctor, 1)
     return minutes
 
 
