@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import models
@@ -12,8 +12,21 @@ def clinic_now():
 
 
 def clinic_datetime(date, time):
-    """A slot's date and time on the clinic's wall clock, as an aware datetime."""
-    return timezone.make_aware(datetime.combine(date, time), timezone.get_default_timezone())
+    """A slot's date and time on the clinic's wall clock, as an aware datetime.
+
+    A time that happens twice (clocks going back) means its first occurrence
+    (fold=0); see wall_clock_exists for the hour that is skipped.
+    """
+    return datetime.combine(date, time, tzinfo=timezone.get_default_timezone())
+
+
+def wall_clock_exists(date, time):
+    """False for a time the clinic's clock skips when it goes forward (a round
+    trip through UTC lands elsewhere, e.g. 02:30 becomes 03:30)."""
+    aware = clinic_datetime(date, time)
+    return aware.astimezone(UTC).astimezone(aware.tzinfo).replace(tzinfo=None) == (
+        aware.replace(tzinfo=None)
+    )
 
 
 class TimeSlotQuerySet(models.QuerySet):

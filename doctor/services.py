@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import Invalid, NotFound, Refused
-from doctor.models import Booking, TimeSlot, clinic_now
+from doctor.models import Booking, TimeSlot, clinic_now, wall_clock_exists
 
 MAX_BULK_SLOTS = 500
 MAX_DAYS_AHEAD = 730  # a slot starts at most this many days after today
@@ -44,6 +44,11 @@ TOO_MANY_AT_ONCE = f"At most {MAX_BULK_SLOTS} slots can be created at once."
 
 def duration_mismatch(minutes):
     return f"Must equal the minutes from start_time to end_time ({minutes})."
+
+
+def skipped_time(which):
+    zone = timezone.get_default_timezone_name()
+    return f"Slot {which} at a time the clinic's clock skips ({zone})"
 
 
 def overlap_with(other):
@@ -108,6 +113,9 @@ def _new_slot_refusal(slot, taken, *, check_past=True):
     # First: far-future dates are refused before any datetime arithmetic on them.
     if slot.date > clinic_now().date() + timedelta(days=MAX_DAYS_AHEAD):
         return TOO_FAR_AHEAD
+    for which, time in (("starts", slot.start_time), ("ends", slot.end_time)):
+        if not wall_clock_exists(slot.date, time):
+            return skipped_time(which)
     if check_past and slot.is_past:
         return IN_THE_PAST
     clash = next((old for old in taken if old.pk != slot.pk and overlaps(slot, old)), None)
