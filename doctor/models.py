@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -21,12 +21,14 @@ def clinic_datetime(date, time):
 
 
 def wall_clock_exists(date, time):
-    """False for a time the clinic's clock skips when it goes forward (a round
-    trip through UTC lands elsewhere, e.g. 02:30 becomes 03:30)."""
+    """False for a time the clinic's clock skips when it goes forward.
+
+    In a skipped hour the offset before the change (fold=0) is smaller than the
+    one after (fold=1), PEP 495; everywhere else it is not. No conversion, so
+    no overflow at date.min or date.max.
+    """
     aware = clinic_datetime(date, time)
-    return aware.astimezone(UTC).astimezone(aware.tzinfo).replace(tzinfo=None) == (
-        aware.replace(tzinfo=None)
-    )
+    return aware.utcoffset() >= aware.replace(fold=1).utcoffset()
 
 
 class TimeSlotQuerySet(models.QuerySet):

@@ -120,3 +120,15 @@ def test_a_time_that_happens_twice_means_its_first_occurrence(
         assert response.json() == reply
     slot.refresh_from_db()
     assert slot.is_booked is (status == 200)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", NEW_YORK])
+def test_the_first_day_of_the_calendar_is_past_not_an_overflow(settings, doctor_client, zone):
+    settings.TIME_ZONE = zone
+    slot = body("0001-01-01", "00:00", "00:30")
+
+    response = doctor_client.post(reverse("doctor-timeslots"), slot, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["Slot is in the past"]}
+    assert not TimeSlot.objects.exists()
