@@ -124,6 +124,9 @@ USE_TZ = True
 # to events by UID: changing this duplicates every event in every subscriber's app.
 CALENDAR_UID_DOMAIN = "quickmed-slots"
 
+# Bounds against flooding: a doctor's open (unbooked, upcoming) slots at most.
+MAX_OPEN_SLOTS_PER_DOCTOR = env.int("MAX_OPEN_SLOTS_PER_DOCTOR", default=2000)
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # whitenoise serves the admin's and the API docs' assets from gunicorn itself:

@@ -7,6 +7,7 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.models import UserProfile
 from doctor.models import TimeSlot
+from doctor.serializers import DATE_FORMATS, ISO_DATE
 
 MAX_ID = 2**63 - 1
 
@@ -22,6 +23,21 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class IsoDateFormField(forms.DateField):
+    """YYYY-MM-DD, exactly (strptime alone also takes "2032-5-5")."""
+
+    input_formats = DATE_FORMATS
+
+    def to_python(self, value):
+        if isinstance(value, str) and value and not ISO_DATE.fullmatch(value.strip()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class IsoDateFilter(django_filters.DateFilter):
+    field_class = IsoDateFormField
+
+
 def filtered(filterset_class, request, queryset):
     """Apply a FilterSet to the query string; invalid values answer 400 with field errors."""
     filterset = filterset_class(request.query_params, queryset=queryset)
@@ -32,13 +48,9 @@ def filtered(filterset_class, request, queryset):
 
 class AvailableSlotFilter(django_filters.FilterSet):
     doctor = IdFilter(field_name="doctor_id")
-    date = django_filters.DateFilter(field_name="date", input_formats=["%Y-%m-%d"])
-    date_from = django_filters.DateFilter(
-        field_name="date", lookup_expr="gte", input_formats=["%Y-%m-%d"]
-    )
-    date_to = django_filters.DateFilter(
-        field_name="date", lookup_expr="lte", input_formats=["%Y-%m-%d"]
-    )
+    date = IsoDateFilter(field_name="date")
+    date_from = IsoDateFilter(field_name="date", lookup_expr="gte")
+    date_to = IsoDateFilter(field_name="date", lookup_expr="lte")
     specialization = django_filters.CharFilter(
         field_name="doctor__specialization", lookup_expr="iexact", max_length=100
     )
@@ -49,7 +61,7 @@ class AvailableSlotFilter(django_filters.FilterSet):
 
 
 class OwnSlotFilter(django_filters.FilterSet):
-    date = django_filters.DateFilter(field_name="date", input_formats=["%Y-%m-%d"])
+    date = IsoDateFilter(field_name="date")
     upcoming = django_filters.ChoiceFilter(
         choices=[(v, v) for v in ("true", "false", "1", "0")], method="filter_upcoming"
     )

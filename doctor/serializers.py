@@ -1,3 +1,5 @@
+import re
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -8,6 +10,20 @@ from doctor.rendering import ShapedOutput, ShapeListSerializer, shape_of
 
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 DATE_FORMATS = ["%Y-%m-%d"]
+# strptime's %m and %d also take one digit ("2032-5-5"); the contract says YYYY-MM-DD.
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class IsoDateField(serializers.DateField):
+    """YYYY-MM-DD, exactly."""
+
+    def __init__(self, **kwargs):
+        super().__init__(input_formats=DATE_FORMATS, **kwargs)
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and not ISO_DATE.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(value)
 
 
 # OpenAPI's "format: time" means an RFC 3339 time with a UTC offset; slot times
@@ -80,7 +96,7 @@ class DoctorCardSerializer(DoctorMiniSerializer):
 
 class TimeSlotSerializer(ShapedOutput, serializers.ModelSerializer):
     doctor_details = DoctorMiniSerializer(source="doctor", read_only=True)
-    date = serializers.DateField(input_formats=DATE_FORMATS)
+    date = IsoDateField()
     start_time = ClockTimeField()
     end_time = ClockTimeField()
     duration = serializers.IntegerField(
@@ -156,8 +172,8 @@ class DoctorBookingSerializer(BookingSerializer):
 class BulkSlotSerializer(serializers.Serializer):
     """Back-to-back slots of `duration` minutes between two times, on one or more days."""
 
-    date = serializers.DateField(input_formats=DATE_FORMATS)
-    date_to = serializers.DateField(input_formats=DATE_FORMATS, required=False, allow_null=True)
+    date = IsoDateField()
+    date_to = IsoDateField(required=False, allow_null=True)
     weekdays = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6),
         required=False,

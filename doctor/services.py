@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import Invalid, NotFound, Refused
-from doctor.models import Booking, Hold, TimeSlot, clinic_now
+from doctor.models import Booking, Hold, TimeSlot, clinic_now, wall_clock_exists
 from events.services import booking_data, event_emit
 
 MAX_BULK_SLOTS = 500
@@ -44,12 +44,18 @@ OTHER_DOCTOR = "Slot belongs to another doctor"
 END_NOT_AFTER_START = "Must be after start_time."
 PARTIAL_MINUTES = "The slot must last a whole number of minutes."
 TOO_FAR_AHEAD = f"Slot starts more than {MAX_DAYS_AHEAD} days from today"
+TOO_MANY_OPEN = "Too many open slots"
 NOTHING_FITS = "No slot of that duration fits on the chosen days."
 TOO_MANY_AT_ONCE = f"At most {MAX_BULK_SLOTS} slots can be created at once."
 
 
 def duration_mismatch(minutes):
     return f"Must equal the minutes from start_time to end_time ({minutes})."
+
+
+def skipped_time(which):
+    zone = timezone.get_default_timezone_name()
+    return f"Slot {which} at a time the clinic's clock skips ({zone})"
 
 
 def overlap_with(other):
@@ -103,11 +109,22 @@ def slot_change_refusal(slot, *, delete=False):
     return None
 
 
+def _check_open_slots(doctor, adding):
+    """A doctor's open slots (unbooked, still to start) stay at most
+    settings.MAX_OPEN_SLOTS_PER_DOCTOR; called under the doctor's lock."""
+    open_slots = TimeSlot.objects.filter(doctor=doctor, is_booked=False).upcoming()
+    if open_slots.count() + adding > settings.MAX_OPEN_SLOTS_PER_DOCTOR:
+        raise Refused(TOO_MANY_OPEN)
+
+
 def _new_slot_refusal(slot, taken, *, check_past=True):
     """Why `slot` may not be written beside the doctor's `taken` slots, or None."""
     # First: far-future dates are refused before any datetime arithmetic on them.
     if slot.date > clinic_now().date() + timedelta(days=MAX_DAYS_AHEAD):
         return TOO_FAR_AHEAD
+    for which, time in (("starts", slot.start_time), ("ends", slot.end_time)):
+        if not wall_clock_exists(slot.date, time):
+            return skipped_time(which)
     if check_past and slot.is_past:
         return IN_THE_PAST
     clash = next((old for old in taken if old.pk != slot.pk and overlaps(slot, old)), None)
@@ -161,6 +178,7 @@ def _insert_slots(*, doctor, slots, name_each, skip_taken=False):
                 refusals.append(f"{_label(slot)}: {refusal}" if name_each else refusal)
         if refusals:
             raise Invalid({"non_field_errors": refusals})
+        _check_open_slots(doctor, len(slots))
         return TimeSlot.objects.bulk_create(slots)
 
 
@@ -253,6 +271,8 @@ def slot_check(*, slot_id=None, doctor, date, start_time, end_time, duration=Non
         refusal = _new_slot_refusal(slot, _taken(doctor, [date])[date], check_past=moved)
         if refusal is not None:
             raise Invalid({"non_field_errors": refusal})
+        if slot_id is None:
+            _check_open_slots(doctor, 1)
     return minutes
 
 

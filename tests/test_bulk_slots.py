@@ -236,3 +236,13 @@ def test_a_run_ending_on_the_horizon_is_accepted(doctor_client):
     )
     assert response.status_code == 201
     assert TimeSlot.objects.get().date == last
+
+
+@pytest.mark.parametrize("field", ["date", "date_to"])
+def test_bulk_dates_are_yyyy_mm_dd_only(doctor_client, field):
+    response = doctor_client.post(reverse("slot-bulk"), body(**{field: "2032-5-5"}), format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        field: ["Date has wrong format. Use one of these formats instead: YYYY-MM-DD."]
+    }
+    assert not TimeSlot.objects.exists()

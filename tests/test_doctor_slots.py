@@ -482,3 +482,31 @@ def test_it_accepts_a_slot_on_the_horizon(doctor_client):
     response = doctor_client.post(reverse("doctor-timeslots"), body, format="json")
     assert response.status_code == 201
     assert TimeSlot.objects.get().date == day
+
+
+WRONG_DATE = ["Date has wrong format. Use one of these formats instead: YYYY-MM-DD."]
+
+
+@pytest.mark.parametrize(
+    "value", ["2032-5-5", "2032-05-5", "2032-5-05", " 2032-05-05", "20320-05-05"]
+)
+def test_it_accepts_dates_as_yyyy_mm_dd_only(doctor_client, value):
+    response = doctor_client.post(reverse("doctor-timeslots"), slot_body(date=value), format="json")
+    assert response.status_code == 400
+    assert response.json() == {"date": WRONG_DATE}
+    assert not TimeSlot.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url_name, params",
+    [
+        ("available-slots", {"date": "2032-5-5"}),
+        ("available-slots", {"date_from": "2032-5-5"}),
+        ("available-slots", {"date_to": "2032-05-5"}),
+        ("doctor-timeslots", {"date": "2032-5-05"}),
+    ],
+)
+def test_the_list_filters_take_dates_as_yyyy_mm_dd_only(doctor_client, url_name, params):
+    response = doctor_client.get(reverse(url_name), params)
+    assert response.status_code == 400
+    assert response.json() == {name: ["Enter a valid date."] for name in params}
