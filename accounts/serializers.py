@@ -158,28 +158,40 @@ def camel_case_fields(names):
 
 
 @extend_schema_field(OpenApiTypes.NUMBER)
-class FeeOrZeroField(serializers.SerializerMethodField):
-    """A doctor's fee as a JSON number, 0 when unset: what the React client shows."""
+class FeeOrZeroField(serializers.Field):
+    """A doctor's fee as a JSON number, 0 when unset: what the React client shows.
+
+    Output only. DRF skips a field's to_representation for a None value, so the
+    field reads the whole object (source "*") and looks the fee up itself.
+    """
 
     def __init__(self, attr, **kwargs):
         self.attr = attr
-        super().__init__(**kwargs)
+        super().__init__(source="*", **kwargs)
 
     def to_representation(self, doctor):
         fee = getattr(doctor, self.attr)
         return 0 if fee is None else fee
 
 
-class ProfileSerializer(serializers.ModelSerializer):
-    """The caller's own profile in the keys the dashboards read."""
+def _doctor_only(fields):
+    """Doctor keys appear on doctors' profiles only: not required in the schema
+    (drf-spectacular marks every read-only field required)."""
+    return {camel: {"required": False} for camel in fields if camel in DOCTOR_KEYS}
 
-    videoConsultFee = FeeOrZeroField("video_consult_fee")
-    homeConsultFee = FeeOrZeroField("home_consult_fee")
+
+class ProfileSerializer(serializers.ModelSerializer):
+    """The caller's own profile in the keys the dashboards read (output only)."""
+
+    videoConsultFee = FeeOrZeroField("video_consult_fee", required=False)
+    homeConsultFee = FeeOrZeroField("home_consult_fee", required=False)
 
     class Meta:
         model = UserProfile
         fields, extra_kwargs = camel_case_fields(["id", *PROFILE_FIELDS])
-        read_only_fields = fields
+        for key, options in _doctor_only(fields).items():
+            extra_kwargs.setdefault(key, {}).update(options)
+        read_only_fields = [key for key in fields if key not in DOCTOR_KEYS]
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

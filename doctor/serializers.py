@@ -71,10 +71,10 @@ class DoctorCardSerializer(DoctorMiniSerializer):
     specialty = serializers.CharField(source="specialization")
     experience = serializers.IntegerField(source="years_of_experience", allow_null=True)
     hospital = serializers.CharField(source="clinic_address")
-    consultationFee = FeeOrZeroField("consultation_fee")
+    consultationFee = FeeOrZeroField("consultation_fee", required=True)
     # The rest of what the React cards read (contract, Part 3).
-    videoConsultFee = FeeOrZeroField("video_consult_fee")
-    homeConsultFee = FeeOrZeroField("home_consult_fee")
+    videoConsultFee = FeeOrZeroField("video_consult_fee", required=True)
+    homeConsultFee = FeeOrZeroField("home_consult_fee", required=True)
     homeConsultation = serializers.BooleanField(source="home_consultation")
     languages = serializers.CharField()
     description = serializers.CharField()
