@@ -129,24 +129,15 @@ class TimeSlotAdmin(admin.ModelAdmin):
         return django_delete_selected(self, request, free)
 
 
-class SlotLabel:
-    @admin.display(description="slot", ordering="slot__date")
-    def slot_label(self, row):
-        """The slot of a booking or hold as staff read it (TimeSlot's str shows the doctor's id)."""
-        slot = row.slot
-        return f"{slot.doctor.full_name}, {slot.date} {slot.start_time:%H:%M}-{slot.end_time:%H:%M}"
+class SlotRowAdmin(admin.ModelAdmin):
+    """Rows about a slot (bookings, holds) that staff look at but never add, edit or
+    delete here: that would leave the slot's flags wrong. They change through the
+    services only (the booking admin's cancel action)."""
 
-
-@admin.register(Booking)
-class BookingAdmin(SlotLabel, admin.ModelAdmin):
-    list_display = ("id", "slot_label", "patient", "status", "created_at", "cancelled_at")
     list_filter = ("status", "created_at")
     search_fields = ("patient__email", "patient__full_name", "slot__doctor__full_name")
     list_select_related = ("slot__doctor", "patient")
-    actions = ["cancel_bookings"]
 
-    # Rows are read-only: adding or deleting one would leave the slot's flags
-    # wrong, and a booking changes only through the cancel action below.
     def has_add_permission(self, request):
         return False
 
@@ -155,6 +146,18 @@ class BookingAdmin(SlotLabel, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="slot", ordering="slot__date")
+    def slot_label(self, row):
+        """The slot of a booking or hold as staff read it (TimeSlot's str shows the doctor's id)."""
+        slot = row.slot
+        return f"{slot.doctor.full_name}, {slot.date} {slot.start_time:%H:%M}-{slot.end_time:%H:%M}"
+
+
+@admin.register(Booking)
+class BookingAdmin(SlotRowAdmin):
+    list_display = ("id", "slot_label", "patient", "status", "created_at", "cancelled_at")
+    actions = ["cancel_bookings"]
 
     def has_cancel_permission(self, request):
         return request.user.has_perm("doctor.change_booking")
@@ -175,23 +178,11 @@ class BookingAdmin(SlotLabel, admin.ModelAdmin):
 
 
 @admin.register(Hold)
-class HoldAdmin(SlotLabel, admin.ModelAdmin):
-    """Holds are shown to staff, never edited: they end by booking, release or time."""
+class HoldAdmin(SlotRowAdmin):
+    """Holds end by booking, release or time, never by hand."""
 
     list_display = ("id", "slot_label", "patient", "status", "live", "created_at", "expires_at")
-    list_filter = ("status", "created_at")
-    search_fields = ("patient__email", "patient__full_name", "slot__doctor__full_name")
-    list_select_related = ("slot__doctor", "patient")
 
     @admin.display(boolean=True, description="live now")
     def live(self, hold):
         return hold.is_live
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

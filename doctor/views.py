@@ -217,18 +217,19 @@ def user_available_slots(request):
     return list_response(request, slots, TimeSlotSerializer)
 
 
+# The refusals of a patient's step on a slot (book, hold): the slot's rules, the
+# booking throttle, the role, and the Idempotency-Key's own.
+SLOT_STEP_REFUSALS = {
+    400: MESSAGE,
+    404: SLOT_NOT_FOUND,
+    429: THROTTLED,
+    **ROLE_REFUSALS,
+    **IDEMPOTENCY_REFUSALS,
+}
+
+
 @extend_schema(
-    request=None,
-    parameters=[IDEMPOTENCY_KEY],
-    responses={
-        200: BOOKED,
-        400: MESSAGE,
-        404: SLOT_NOT_FOUND,
-        429: THROTTLED,
-        401: UNAUTHENTICATED,
-        403: FORBIDDEN,
-        **IDEMPOTENCY_REFUSALS,
-    },
+    request=None, parameters=[IDEMPOTENCY_KEY], responses={200: BOOKED, **SLOT_STEP_REFUSALS}
 )
 @api_view(["POST"])
 @permission_classes([IsPatient])
@@ -255,12 +256,7 @@ def book_slot(request, slot_id):
     responses={
         201: HELD,
         200: OpenApiResponse(HELD, description="The caller's own live hold, unchanged."),
-        400: MESSAGE,
-        404: SLOT_NOT_FOUND,
-        429: THROTTLED,
-        401: UNAUTHENTICATED,
-        403: FORBIDDEN,
-        **IDEMPOTENCY_REFUSALS,
+        **SLOT_STEP_REFUSALS,
     },
 )
 @api_view(["POST"])
