@@ -1,8 +1,11 @@
--- wrk script: each request books a different slot.
--- Arguments (after --): a file of slot ids, a file of patient access tokens,
--- the number of wrk threads. Thread t takes ids t+1, t+1+threads, ... so no two
--- requests ever ask for the same slot; if the ids run out it starts over, and
--- those requests answer 400 (counted as non2xx).
+-- wrk script: booking, each request on a slot nobody else asks for.
+-- Arguments (after --): a file of slot ids, a file of patient access tokens, the
+-- steps for each slot ("book", or "hold,book": the journey around the payment
+-- page), the number of wrk threads. Thread t takes ids t+1, t+1+threads, ...; if
+-- the ids run out it starts over, and those requests answer 400 (non2xx).
+-- A thread drives several connections, so each slot's requests go out under the
+-- token its index picks: concurrent requests are mostly different patients.
+dofile("report.lua")  -- done(): the summary line bench/run.py reads
 local counter = 0
 
 function setup(thread)
@@ -13,28 +16,27 @@ end
 function init(args)
   ids = {}
   for line in io.lines(args[1]) do ids[#ids + 1] = line end
-  local tokens = {}
+  tokens = {}
   for line in io.lines(args[2]) do tokens[#tokens + 1] = line end
-  stride = tonumber(args[3])
-  headers = {
-    ["Authorization"] = "Bearer " .. tokens[(tid % #tokens) + 1],
-    ["Content-Length"] = "0",
-  }
+  steps = {}
+  for step in string.gmatch(args[3], "[^,]+") do steps[#steps + 1] = step end
+  stride = tonumber(args[4])
   next_index = tid + 1
+  step = 1
 end
 
 function request()
   local id = ids[next_index]
-  next_index = next_index + stride
-  if next_index > #ids then next_index = tid + 1 end
-  return wrk.format("POST", "/api/doctor/timeslots/" .. id .. "/book/", headers)
-end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH {"requests":%d,"duration_us":%d,"p50_us":%.0f,"p99_us":%.0f,'
-      .. '"non2xx":%d,"socket_errors":%d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.status, e.connect + e.read + e.write + e.timeout))
+  local headers = {
+    ["Authorization"] = "Bearer " .. tokens[(math.floor(next_index / stride) % #tokens) + 1],
+    ["Content-Length"] = "0",
+  }
+  local path = "/api/doctor/timeslots/" .. id .. "/" .. steps[step] .. "/"
+  step = step + 1
+  if step > #steps then
+    step = 1
+    next_index = next_index + stride
+    if next_index > #ids then next_index = tid + 1 end
+  end
+  return wrk.format("POST", path, headers)
 end

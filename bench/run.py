@@ -271,7 +271,8 @@ def wrk(port, path, connections, duration, script="report.lua", script_args=()):
     cmd += ["-s", str(HERE / script), f"http://127.0.0.1:{port}{path}"]
     if script_args:
         cmd += ["--", *script_args, str(threads)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    # From bench/, where the scripts find report.lua.
+    out = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=duration + 60)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
         sys.exit(f"bench: wrk gave no summary:\n{out.stdout}\n{out.stderr}")
@@ -354,9 +355,8 @@ def load_booking(port, slot_ids, tokens, connections, duration, workdir, steps=(
         ids_file, tokens_file = workdir / "ids.txt", workdir / "tokens.txt"
         ids_file.write_text("\n".join(map(str, slot_ids)) + "\n")
         tokens_file.write_text("\n".join(tokens) + "\n")
-        args = (str(ids_file), str(tokens_file))
-        script = "journey.lua" if "hold" in steps else "book.lua"
-        return wrk(port, "/", connections, duration, script=script, script_args=args)
+        args = (str(ids_file), str(tokens_file), ",".join(steps))
+        return wrk(port, "/", connections, duration, script="book.lua", script_args=args)
 
     def requests(index):
         headers = {"Authorization": f"Bearer {tokens[index % len(tokens)]}", "Content-Length": "0"}
