@@ -20,15 +20,6 @@ OUTAGE_DETAIL = "Service temporarily unavailable."
 RETRY_AFTER_SECONDS = 5
 
 
-class MessageError(exceptions.APIException):
-    """A business-rule refusal, answered as {"message": text} with its status."""
-
-    def __init__(self, message, status_code=400):
-        self.status_code = status_code
-        self.message = message
-        super().__init__(detail=message)
-
-
 def api_exception_handler(exc, context):
     if isinstance(exc, NotFound):
         return Response({"message": exc.message}, status=status.HTTP_404_NOT_FOUND)
@@ -36,8 +27,6 @@ def api_exception_handler(exc, context):
         return Response({"message": exc.message}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Invalid):
         return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, MessageError):
-        return Response({"message": exc.message}, status=exc.status_code)
     if isinstance(exc, DATABASE_OUTAGE):
         logger.error("database unavailable: %s", exc)
         return Response(

@@ -22,18 +22,15 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from rest_framework.exceptions import ValidationError
 
 from config.errors import DomainError
-from config.exceptions import MessageError
 from doctor import services
 from doctor.invariants import violations
 from doctor.models import TimeSlot
 from tests.factories import DoctorFactory, PatientFactory, tomorrow
 
-# Every exception a service may raise to refuse a request. The one place to
-# narrow once the services raise only config.errors.DomainError subclasses.
-REFUSALS = (DomainError, MessageError, ValidationError)
+# Every refusal a service raises is a config.errors.DomainError.
+REFUSALS = (DomainError,)
 
 pytestmark = pytest.mark.django_db
 

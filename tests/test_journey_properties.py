@@ -25,17 +25,15 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from rest_framework.exceptions import ValidationError
 
 from config.errors import DomainError
-from config.exceptions import MessageError
 from doctor import services
 from doctor.invariants import violations
 from doctor.models import Booking, Hold, TimeSlot
 from tests.factories import DoctorFactory, PatientFactory, TimeSlotFactory
 
 # Every exception a service may raise to refuse a request.
-REFUSALS = (DomainError, MessageError, ValidationError)
+REFUSALS = (DomainError,)
 
 pytestmark = pytest.mark.django_db
 
