@@ -3,10 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
+from rest_framework.throttling import ScopedRateThrottle
 
 from doctor import services as slot_services
 from doctor.models import Booking, TimeSlot
@@ -221,6 +223,20 @@ def test_an_auth_refusal_is_not_kept(api_client, patient):
 
     assert response.status_code == 200
     assert REPLAYED not in response
+
+
+def test_a_throttled_request_is_not_kept(patient_client, monkeypatch):
+    monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "booking", "1/min")
+    book(patient_client, TimeSlotFactory())
+    slot = TimeSlotFactory()
+
+    throttled = book(patient_client, slot, "k-1")
+    cache.clear()  # the window has passed
+    again = book(patient_client, slot, "k-1")
+
+    assert (throttled.status_code, again.status_code) == (429, 200)
+    assert REPLAYED not in again
+    assert Booking.objects.filter(slot=slot).exists()
 
 
 # --- in flight, lapsed and expired keys ----------------------------------------------
