@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -250,6 +251,10 @@ CORS_ALLOWED_ORIGINS = env.list(
     "CORS_ALLOWED_ORIGINS",
     default=["http://localhost:3000", "http://127.0.0.1:3000"],
 )
+# A browser client may send an Idempotency-Key, and read the headers the API
+# answers with: when to retry, whether a reply was replayed, the feed's ETag.
+CORS_ALLOW_HEADERS = (*default_cors_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ["Retry-After", "Idempotent-Replayed", "ETag", "Link", "X-Truncated"]
 
 # A local `make run` (DEBUG on) gets a login budget that the docs' examples
 # cannot exhaust; production keeps 10/min. An explicit THROTTLE_RATE_LOGIN wins.

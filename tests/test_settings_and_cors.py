@@ -47,6 +47,25 @@ REACT_PREFLIGHTS = [
 ]
 
 
+def test_a_browser_may_send_an_idempotency_key(api_client):
+    response = preflight(
+        api_client,
+        "/api/doctor/timeslots/1/book/",
+        REACT_ORIGIN,
+        "POST",
+        "authorization, content-type, idempotency-key",
+    )
+
+    assert "idempotency-key" in listed(response["Access-Control-Allow-Headers"])
+
+
+def test_a_browser_may_read_the_retry_and_replay_headers(patient_client):
+    response = patient_client.get("/api/doctor/user/bookings/", HTTP_ORIGIN=REACT_ORIGIN)
+
+    exposed = listed(response["Access-Control-Expose-Headers"])
+    assert {"retry-after", "idempotent-replayed", "etag", "link", "x-truncated"} <= exposed
+
+
 @pytest.mark.parametrize(("url", "method", "headers"), REACT_PREFLIGHTS)
 def test_a_preflight_from_the_react_origin_is_allowed(api_client, url, method, headers):
     response = preflight(api_client, url, REACT_ORIGIN, method, headers)
