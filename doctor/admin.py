@@ -13,7 +13,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from accounts.models import UserProfile, UserType
 from config.errors import Invalid, NotFound, Refused
 from doctor import services
-from doctor.models import Booking, Hold, TimeSlot
+from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
 
 SLOT_FIELDS = ["doctor", "date", "start_time", "end_time", "duration", "is_available"]
 
@@ -178,14 +178,43 @@ class BookingAdmin(SlotLabel, admin.ModelAdmin):
 class HoldAdmin(SlotLabel, admin.ModelAdmin):
     """Holds are shown to staff, never edited: they end by booking, release or time."""
 
-    list_display = ("id", "slot_label", "patient", "status", "live", "created_at", "expires_at")
-    list_filter = ("status", "created_at")
+    list_display = (
+        "id",
+        "slot_label",
+        "patient",
+        "kind",
+        "status",
+        "live",
+        "created_at",
+        "expires_at",
+    )
+    list_filter = ("kind", "status", "created_at")
     search_fields = ("patient__email", "patient__full_name", "slot__doctor__full_name")
     list_select_related = ("slot__doctor", "patient")
 
     @admin.display(boolean=True, description="live now")
     def live(self, hold):
         return hold.is_live
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(admin.ModelAdmin):
+    """Waitlist entries are shown to staff, never edited: patients join and leave,
+    offers are made and ended by doctor.services."""
+
+    list_display = ("id", "patient", "doctor", "date_from", "date_to", "status", "created_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("patient__email", "patient__full_name", "doctor__full_name")
+    list_select_related = ("patient", "doctor")
 
     def has_add_permission(self, request):
         return False
