@@ -568,7 +568,8 @@ def _could_hold(slot, patient):
 def _locked_waiting(entry_id):
     """The entry, locked, if it is still waiting (on PostgreSQL the filter is
     re-checked once a concurrent offer or leave commits)."""
-    entries = WaitlistEntry.objects.select_for_update().select_related("patient")
+    # of=self: the patient's row is read, not locked (user rows come before entries).
+    entries = WaitlistEntry.objects.select_for_update(of=("self",)).select_related("patient")
     return entries.filter(pk=entry_id, status=WaitlistEntry.Status.WAITING).first()
 
 
@@ -632,7 +633,7 @@ def waitlist_leave(*, entry_id, patient):
             if entry is None:
                 break
             # The offer's slot before the entry (slots, then entries); an offer
-            # made or ended between the read and the lock means: read again.
+            # made (or its slot deleted) between the read and the lock: read again.
             slot = (
                 _locked_slots({entry.offer.slot_id}).get(entry.offer.slot_id)
                 if entry.offer
