@@ -832,3 +832,25 @@ def test_two_workers_passing_on_at_once_make_one_offer():
     assert sorted(results) == [0, 1]
     assert offered_to(second, slot)
     assert (reloaded(first).status, reloaded(third).status) == ("expired", "waiting")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(3))
+def test_leaving_and_declining_one_offer_at_once_end_it_once_and_pass_it_on(round_):
+    booking = BookingFactory()
+    slot = booking.slot
+    first, second = waiting(slot.doctor, minutes_ago=2), waiting(slot.doctor, minutes_ago=1)
+    cancel(client_for(slot.doctor), slot)
+    offer_id, client = reloaded(first).offer_id, client_for(first.patient)
+
+    left, released = run_together(
+        [
+            lambda: leave(client, first),
+            lambda: client.delete(reverse("hold-release", args=[offer_id])),
+        ]
+    )
+
+    assert sorted([left.status_code, released.status_code]) == [200, 404]
+    assert reloaded(first).status == ("left" if left.status_code == 200 else "declined")
+    assert offered_to(second, slot)
