@@ -102,6 +102,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # How long a patient's hold on a slot lasts while they pay.
 HOLD_SECONDS = env.int("HOLD_SECONDS", default=300)
+# How long a waitlist offer (a hold made for the oldest waiting patient) lasts.
+OFFER_SECONDS = env.int("OFFER_SECONDS", default=900)
 # How long a client's Idempotency-Key and its stored reply are kept.
 IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)
 AUTH_USER_MODEL = "accounts.UserProfile"
@@ -185,6 +187,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("EVENTS_SWEEP_SECONDS", default=15.0),
     },
     "reminders": {"task": "notifications.tasks.send_reminders", "schedule": 60.0},
+    # Lapsed holds and waitlist offers pass their slots on "within a minute".
+    "waitlist-pass-on": {
+        "task": "doctor.tasks.pass_on_lapsed_holds",
+        "schedule": env.float("WAITLIST_SWEEP_SECONDS", default=30.0),
+    },
 }
 
 # Webhooks (Standard Webhooks): WEBHOOK_URL + WEBHOOK_SECRET add one endpoint
@@ -301,6 +308,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Bookings and waitlist entries both have a `status`; each its own enum name.
+    "ENUM_NAME_OVERRIDES": {
+        "BookingStatusEnum": "doctor.models.Booking.Status",
+        "WaitlistStatusEnum": "doctor.models.WaitlistEntry.Status",
+    },
 }
 
 SIMPLE_JWT = {

@@ -13,7 +13,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from accounts.models import UserProfile, UserType
 from config.errors import Invalid, NotFound, Refused
 from doctor import services
-from doctor.models import Booking, Hold, TimeSlot
+from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
 
 SLOT_FIELDS = ["doctor", "date", "start_time", "end_time", "duration", "is_available"]
 
@@ -129,14 +129,10 @@ class TimeSlotAdmin(admin.ModelAdmin):
         return django_delete_selected(self, request, free)
 
 
-class SlotRowAdmin(admin.ModelAdmin):
-    """Rows about a slot (bookings, holds) that staff look at but never add, edit or
-    delete here: that would leave the slot's flags wrong. They change through the
-    services only (the booking admin's cancel action)."""
-
-    list_filter = ("status", "created_at")
-    search_fields = ("patient__email", "patient__full_name", "slot__doctor__full_name")
-    list_select_related = ("slot__doctor", "patient")
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows staff look at but never add, edit or delete here: writing them by hand
+    would leave slots, holds and bookings out of step. They change through
+    doctor.services only (the booking admin's cancel action)."""
 
     def has_add_permission(self, request):
         return False
@@ -146,6 +142,14 @@ class SlotRowAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class SlotRowAdmin(ReadOnlyAdmin):
+    """Bookings and holds: rows about a slot."""
+
+    list_filter = ("status", "created_at")
+    search_fields = ("patient__email", "patient__full_name", "slot__doctor__full_name")
+    list_select_related = ("slot__doctor", "patient")
 
     @admin.display(description="slot", ordering="slot__date")
     def slot_label(self, row):
@@ -181,8 +185,28 @@ class BookingAdmin(SlotRowAdmin):
 class HoldAdmin(SlotRowAdmin):
     """Holds end by booking, release or time, never by hand."""
 
-    list_display = ("id", "slot_label", "patient", "status", "live", "created_at", "expires_at")
+    list_display = (
+        "id",
+        "slot_label",
+        "patient",
+        "kind",
+        "status",
+        "live",
+        "created_at",
+        "expires_at",
+    )
+    list_filter = ("kind", "status", "created_at")
 
     @admin.display(boolean=True, description="live now")
     def live(self, hold):
         return hold.is_live
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ReadOnlyAdmin):
+    """Patients join and leave; offers are made and ended by doctor.services."""
+
+    list_display = ("id", "patient", "doctor", "date_from", "date_to", "status", "created_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("patient__email", "patient__full_name", "doctor__full_name")
+    list_select_related = ("patient", "doctor")

@@ -5,14 +5,14 @@ call violations(): the database constraints already refuse most of these states,
 so a violation means data written around them (a restore, a manual fix, a
 dropped index), and an operator needs to see it spelled out.
 
-Seven queries, whatever the size of the tables.
+Eight queries, whatever the size of the tables.
 """
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 
-from doctor.models import Booking, Hold, TimeSlot
+from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
 
 
 @dataclass(frozen=True)
@@ -99,21 +99,39 @@ def _held_and_booked():
 
 
 def _two_live_holds():
-    # The partial unique constraints forbid it for active holds of one slot or patient.
+    # The partial unique constraints forbid it for active holds of one slot, and
+    # for a patient's own (waitlist offers come on top of one's own hold).
     found = []
-    for owner in ("slot_id", "patient_id"):
-        rows = (
-            Hold.objects.live()
-            .values(owner)
-            .annotate(live=Count("id"))
-            .filter(live__gt=1)
-            .order_by(owner)
-        )
+    for owner, holds in (
+        ("slot_id", Hold.objects.live()),
+        ("patient_id", Hold.objects.live().filter(kind=Hold.Kind.HOLD)),
+    ):
+        rows = holds.values(owner).annotate(live=Count("id")).filter(live__gt=1).order_by(owner)
         found += [
             Violation("two-live-holds", f"{owner[:-3]} {row[owner]} has {row['live']} live holds")
             for row in rows
         ]
     return found
+
+
+def _offers_astray():
+    # An offered entry points at its offer: still active (live, or lapsed and
+    # waiting for the periodic pass-on), of kind offer, held by the entry's patient.
+    rows = (
+        WaitlistEntry.objects.filter(status=WaitlistEntry.Status.OFFERED)
+        .filter(
+            Q(offer__isnull=True)
+            | ~Q(offer__status=Hold.Status.ACTIVE)
+            | ~Q(offer__kind=Hold.Kind.OFFER)
+            | ~Q(offer__patient=F("patient"))
+        )
+        .values_list("id", flat=True)
+        .order_by("id")
+    )
+    return [
+        Violation("offer-astray", f"waitlist entry {entry_id} is offered without its live offer")
+        for entry_id in rows
+    ]
 
 
 # What each check guarantees, in the words the command prints when all hold.
@@ -124,6 +142,7 @@ CHECKS = {
     "no booking on a missing slot": _orphan_bookings,
     "no booked slot with a live hold": _held_and_booked,
     "no slot and no patient with two live holds": _two_live_holds,
+    "an offered waitlist entry's hold is its active offer": _offers_astray,
 }
 
 

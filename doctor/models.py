@@ -157,6 +157,10 @@ class HoldQuerySet(models.QuerySet):
         """Holds that keep their slot now: neither released, used nor past `expires_at`."""
         return self.filter(status=Hold.Status.ACTIVE, expires_at__gt=timezone.now())
 
+    def lapsed(self):
+        """Holds still marked active whose time is up: their slots wait to be passed on."""
+        return self.filter(status=Hold.Status.ACTIVE, expires_at__lte=timezone.now())
+
 
 class Hold(models.Model):
     """A slot kept for one patient while they pay; live while `expires_at` is ahead.
@@ -172,11 +176,18 @@ class Hold(models.Model):
         USED = "used", "Used by a booking"
         EXPIRED = "expired", "Expired"
 
+    class Kind(models.TextChoices):
+        HOLD = "hold", "Hold (the patient's own)"
+        OFFER = "offer", "Waitlist offer"
+
     slot = models.ForeignKey(TimeSlot, on_delete=models.CASCADE, related_name="holds")
     patient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="holds"
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # An offer is made to a waiting patient (doctor.services.offer_freed_slot) and
+    # lasts OFFER_SECONDS; it is apart from the one-hold-per-patient rule.
+    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.HOLD)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
 
@@ -189,9 +200,17 @@ class Hold(models.Model):
             models.UniqueConstraint(
                 fields=["slot"], condition=Q(status="active"), name="hold_one_active_per_slot"
             ),
-            # ...and one per patient.
+            # ...and one of the patient's own per patient (waitlist offers come on top).
             models.UniqueConstraint(
-                fields=["patient"], condition=Q(status="active"), name="hold_one_active_per_patient"
+                fields=["patient"],
+                condition=Q(status="active", kind="hold"),
+                name="hold_one_active_per_patient",
+            ),
+        ]
+        indexes = [
+            # The periodic pass-on looks for active holds whose time is up.
+            models.Index(
+                fields=["expires_at"], condition=Q(status="active"), name="hold_active_expiry_idx"
             ),
         ]
 
@@ -201,3 +220,77 @@ class Hold(models.Model):
     @property
     def is_live(self):
         return self.status == self.Status.ACTIVE and self.expires_at > timezone.now()
+
+
+class WaitlistEntry(models.Model):
+    """A patient waiting for a slot of one doctor between two dates (FIFO by created_at, id).
+
+    An entry is offered at most once: the offer (a Hold of kind offer) ends it as
+    booked, declined or expired, and the slot passes to the next waiting entry.
+    """
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        OFFERED = "offered", "Offered a slot"
+        BOOKED = "booked", "Booked the offer"
+        DECLINED = "declined", "Declined the offer"
+        EXPIRED = "expired", "Offer lapsed"
+        LEFT = "left", "Left the waitlist"
+
+    OPEN = (Status.WAITING, Status.OFFERED)
+
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="waitlisted_by"
+    )
+    date_from = models.DateField()
+    date_to = models.DateField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The offer made to this entry; kept (as history) once it is booked, declined or lapsed.
+    offer = models.OneToOneField(
+        Hold, on_delete=models.SET_NULL, null=True, blank=True, related_name="waitlist_entry"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "waitlist entries"
+        constraints = [
+            # One open entry per patient and doctor, whatever the code does (two joins at once).
+            models.UniqueConstraint(
+                fields=["patient", "doctor"],
+                condition=Q(status__in=["waiting", "offered"]),
+                name="waitlist_one_open_per_doctor",
+            ),
+            models.CheckConstraint(
+                condition=Q(date_from__lte=F("date_to")), name="waitlist_dates_in_order"
+            ),
+        ]
+        indexes = [
+            # offer_freed_slot: a doctor's waiting entries, oldest first.
+            models.Index(
+                fields=["doctor", "created_at", "id"],
+                condition=Q(status="waiting"),
+                name="waitlist_waiting_idx",
+            ),
+            models.Index(fields=["patient", "-created_at"], name="waitlist_patient_idx"),
+        ]
+
+    def __str__(self):
+        return f"Waitlist entry {self.pk} of patient {self.patient_id} ({self.status})"
+
+    @property
+    def live_offer(self):
+        """The offer while it keeps its slot, else None."""
+        offered = self.status == self.Status.OFFERED and self.offer is not None
+        return self.offer if offered and self.offer.is_live else None
+
+    @property
+    def current_status(self):
+        """The status as of now: an offer that lapsed has ended the entry even
+        before the periodic task (within a minute) writes it down."""
+        if self.status == self.Status.OFFERED and self.live_offer is None:
+            return self.Status.EXPIRED
+        return self.status

@@ -3,9 +3,9 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import UserProfile
+from accounts.models import UserProfile, UserType
 from accounts.serializers import FeeOrZeroField
-from doctor.models import Booking, TimeSlot
+from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
 from doctor.rendering import ShapedOutput, ShapeListSerializer, shape_of
 
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
@@ -202,3 +202,37 @@ class RescheduleSerializer(serializers.Serializer):
     """Where to move a booking: a slot of the same doctor."""
 
     slot_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class WaitlistOfferSerializer(serializers.ModelSerializer):
+    """The slot kept for a waiting patient, while the offer lasts."""
+
+    hold_id = serializers.IntegerField(source="id")
+
+    class Meta:
+        model = Hold
+        fields = ["hold_id", "slot_id", "expires_at"]
+
+
+class WaitlistEntrySerializer(serializers.ModelSerializer):
+    """A patient's waitlist entry: in (doctor, date range) and out (as the list shows it)."""
+
+    doctor = serializers.PrimaryKeyRelatedField(
+        queryset=UserProfile.objects.filter(user_type=UserType.DOCTOR, is_active=True)
+    )
+    date_from = IsoDateField()
+    date_to = IsoDateField()
+    status = serializers.ChoiceField(
+        source="current_status", choices=WaitlistEntry.Status.choices, read_only=True
+    )
+    offer = WaitlistOfferSerializer(source="live_offer", read_only=True, allow_null=True)
+
+    class Meta:
+        model = WaitlistEntry
+        fields = ["id", "doctor", "date_from", "date_to", "status", "created_at", "offer"]
+        read_only_fields = ["created_at"]
+
+    def validate(self, attrs):
+        if attrs["date_to"] < attrs["date_from"]:
+            raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
+        return attrs

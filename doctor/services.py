@@ -17,12 +17,19 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Invalid, NotFound, Refused
-from doctor.models import Booking, Hold, TimeSlot, clinic_now, wall_clock_exists
-from events.services import booking_data, event_emit
+from doctor.models import (
+    Booking,
+    Hold,
+    TimeSlot,
+    WaitlistEntry,
+    clinic_now,
+    wall_clock_exists,
+)
+from events.services import booking_data, event_emit, waitlist_data
 
 MAX_BULK_SLOTS = 500
 MAX_DAYS_AHEAD = 730  # a slot starts at most this many days after today
@@ -46,6 +53,9 @@ PARTIAL_MINUTES = "The slot must last a whole number of minutes."
 TOO_FAR_AHEAD = f"Slot starts more than {MAX_DAYS_AHEAD} days from today"
 TOO_MANY_OPEN = "Too many open slots"
 NOTHING_FITS = "No slot of that duration fits on the chosen days."
+ALREADY_WAITING = "Already on the waitlist"
+ENTRY_NOT_FOUND = "Waitlist entry not found"
+LAPSED_BATCH = 500  # slots passed on per run of the periodic task
 TOO_MANY_AT_ONCE = f"At most {MAX_BULK_SLOTS} slots can be created at once."
 
 
@@ -134,6 +144,12 @@ def _new_slot_refusal(slot, taken, *, check_past=True):
 # --- locks and lookups ---------------------------------------------------------
 
 
+def _locked_slots(slot_ids):
+    """Lock these slots in id order (the order every multi-slot action uses); {id: slot}."""
+    locked = TimeSlot.objects.select_for_update().filter(pk__in=slot_ids).order_by("pk")
+    return {slot.pk: slot for slot in locked}
+
+
 def _locked_slot(slot_id, **filters):
     slot = TimeSlot.objects.select_for_update().filter(pk=slot_id, **filters).first()
     if slot is None:
@@ -179,7 +195,10 @@ def _insert_slots(*, doctor, slots, name_each, skip_taken=False):
         if refusals:
             raise Invalid({"non_field_errors": refusals})
         _check_open_slots(doctor, len(slots))
-        return TimeSlot.objects.bulk_create(slots)
+        created = TimeSlot.objects.bulk_create(slots)
+        # New rows nobody else can see yet: no lock needed to offer them.
+        _offer_new_slots(doctor, created)
+        return created
 
 
 def slot_create(*, doctor, date, start_time, end_time, duration=None, is_available=True):
@@ -285,6 +304,7 @@ def slot_update(*, slot_id, doctor, date, start_time, end_time, duration=None, i
         for name, value in {**fields, "is_available": is_available}.items():
             setattr(slot, name, value)
         slot.save(update_fields=[*fields, "is_available"])
+        offer_freed_slot(slot)
     return slot
 
 
@@ -296,7 +316,9 @@ def slot_toggle(*, slot_id, doctor):
             raise Refused(refusal)
         slot.is_available = not slot.is_available
         slot.save(update_fields=["is_available"])
-    slot.doctor = doctor
+        slot.doctor = doctor
+        if slot.is_available:
+            offer_freed_slot(slot)
     return slot
 
 
@@ -305,6 +327,7 @@ def slot_delete(*, slot_id, doctor=None):
     mine = {} if doctor is None else {"doctor": doctor}
     with transaction.atomic():
         slot = _locked_slot(slot_id, **mine)
+        _live_hold(slot)  # a lapsed offer ends its entry before the hold goes with the slot
         if refusal := slot_change_refusal(slot, delete=True):
             raise Refused(refusal)
         slot.delete()
@@ -320,8 +343,7 @@ def slot_book(*, slot_id, patient):
         hold = _live_hold(slot)
         _refuse_unbookable(slot, hold, patient)
         if hold is not None:
-            hold.status = Hold.Status.USED
-            hold.save(update_fields=["status"])
+            _end_hold(hold, Hold.Status.USED)
         _set_booked(slot, True)
         booking = Booking.objects.create(slot=slot, patient=patient)
         event_emit("booking.created", booking_data(booking))
@@ -352,6 +374,7 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
         booking.save(update_fields=["status", "cancelled_at"])
         _set_booked(slot, False)
         event_emit("booking.cancelled", booking_data(booking))
+        offer_freed_slot(slot, passed_by=booking.patient)
     booking.slot = slot
     return booking
 
@@ -367,29 +390,57 @@ def _live_hold(slot):
     """
     hold = slot.holds.filter(status=Hold.Status.ACTIVE).first()
     if hold is not None and not hold.is_live:
-        hold.status = Hold.Status.EXPIRED
-        hold.save(update_fields=["status"])
+        _end_hold(hold, Hold.Status.EXPIRED)
         return None
     return hold
+
+
+# What ending an offer makes of its waitlist entry.
+ENTRY_AFTER_OFFER = {
+    Hold.Status.USED: WaitlistEntry.Status.BOOKED,
+    Hold.Status.RELEASED: WaitlistEntry.Status.DECLINED,
+    Hold.Status.EXPIRED: WaitlistEntry.Status.EXPIRED,
+}
+
+
+def _end_hold(hold, status):
+    """Mark a hold used, released or expired (its slot locked); an offer ends its entry too."""
+    hold.status = status
+    hold.save(update_fields=["status"])
+    if hold.kind == Hold.Kind.OFFER:
+        WaitlistEntry.objects.filter(offer=hold, status=WaitlistEntry.Status.OFFERED).update(
+            status=ENTRY_AFTER_OFFER[status]
+        )
 
 
 def hold_place(*, slot_id, patient):
     """Keep a slot for `patient` for HOLD_SECONDS; (hold, created).
 
-    The patient's own live hold on the slot comes back unchanged (never extended);
-    a hold on another slot is released, so a patient keeps one slot at a time.
+    The patient's own live hold (or waitlist offer) on the slot comes back
+    unchanged (never extended); their hold on another slot is released, so a
+    patient keeps one slot at a time, and that slot passes to its waitlist.
+    Offers are apart: holding releases none.
     """
     with transaction.atomic():
-        slot = _locked_slot(slot_id)
+        # The previous hold's slot is locked with this one, in id order, so it
+        # can be passed on in this transaction without a lock taken out of order.
+        own = Hold.objects.filter(patient=patient, status=Hold.Status.ACTIVE, kind=Hold.Kind.HOLD)
+        slots = _locked_slots({slot_id, *own.values_list("slot_id", flat=True)})
+        slot = slots.get(slot_id)
+        if slot is None:
+            raise SlotNotFound()
         hold = _live_hold(slot)
         if not slot.is_booked and hold is not None and hold.patient_id == patient.pk:
             return hold, False
         _refuse_unbookable(slot, hold, patient)
         # One patient, one hold: their holds change only under their row's lock.
         _lock_user(patient)
-        for previous in Hold.objects.filter(patient=patient, status=Hold.Status.ACTIVE):
-            previous.status = Hold.Status.RELEASED if previous.is_live else Hold.Status.EXPIRED
-            previous.save(update_fields=["status"])
+        freed = []
+        for previous in own:
+            live = previous.is_live
+            _end_hold(previous, Hold.Status.RELEASED if live else Hold.Status.EXPIRED)
+            if previous.slot_id in slots:
+                freed.append(slots[previous.slot_id])
         now = timezone.now()
         hold = Hold.objects.create(
             slot=slot,
@@ -397,6 +448,8 @@ def hold_place(*, slot_id, patient):
             created_at=now,
             expires_at=now + timedelta(seconds=settings.HOLD_SECONDS),
         )
+        for other in freed:
+            offer_freed_slot(other, passed_by=patient)
         return hold, True
 
 
@@ -406,12 +459,12 @@ def hold_release(*, hold_id, patient):
         hold = Hold.objects.filter(pk=hold_id, patient=patient).first()
         if hold is None:
             raise NotFound(HOLD_NOT_FOUND)
-        _locked_slot(hold.slot_id)
+        slot = _locked_slot(hold.slot_id)
         hold.refresh_from_db(fields=["status"])
         if not hold.is_live:
             raise NotFound(HOLD_NOT_FOUND)
-        hold.status = Hold.Status.RELEASED
-        hold.save(update_fields=["status"])
+        _end_hold(hold, Hold.Status.RELEASED)  # an offer's entry: declined
+        offer_freed_slot(slot, passed_by=patient)
         return hold
 
 
@@ -437,9 +490,7 @@ def booking_reschedule(*, booking_id, patient, slot_id):
         booking = Booking.objects.filter(pk=booking_id, patient=patient).first()
         if booking is None:
             raise NotFound(BOOKING_NOT_FOUND)
-        ids = {booking.slot_id, slot_id}
-        locked = TimeSlot.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-        slots = {s.pk: s for s in locked}
+        slots = _locked_slots({booking.slot_id, slot_id})
         old_slot = slots[booking.slot_id]
         booking.refresh_from_db(fields=["status"])  # decided on under the slot's lock
         if booking.status != Booking.Status.BOOKED:
@@ -454,8 +505,7 @@ def booking_reschedule(*, booking_id, patient, slot_id):
         if target.doctor_id != old_slot.doctor_id:
             raise Refused(OTHER_DOCTOR)
         if hold is not None:
-            hold.status = Hold.Status.USED
-            hold.save(update_fields=["status"])
+            _end_hold(hold, Hold.Status.USED)
         booking.status = Booking.Status.RESCHEDULED
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["status", "cancelled_at"])
@@ -464,9 +514,171 @@ def booking_reschedule(*, booking_id, patient, slot_id):
         moved = Booking.objects.create(slot=target, patient=patient, rescheduled_from=booking)
         # The new booking is the event's data; the move emits no booking.created.
         event_emit("booking.rescheduled", booking_data(moved))
+        offer_freed_slot(old_slot, passed_by=patient)
     return moved
 
 
 def _set_booked(slot, booked):
     slot.is_booked, slot.is_available = booked, not booked
     slot.save(update_fields=["is_booked", "is_available"])
+
+
+# --- the waitlist ---------------------------------------------------------------------
+#
+# Locks: slots first (in id order), then user rows, then waitlist entries; an
+# entry is decided on under its own lock, so two slots freed at once never
+# offer both to one entry.
+
+
+def offer_freed_slot(slot, *, passed_by=None):
+    """Offer a slot that just became bookable to the oldest waiting entry (FIFO by
+    created_at, id) of its doctor whose range holds its date and whose patient
+    could hold it; the entry offered, or None (the slot stays public).
+
+    Call with the slot locked, inside the caller's transaction. `passed_by` is
+    the patient who just gave the slot up: it is not offered straight back to them.
+    """
+    if _live_hold(slot) is not None or not TimeSlot.objects.bookable().filter(pk=slot.pk).exists():
+        return None
+    waiting = WaitlistEntry.objects.filter(
+        doctor_id=slot.doctor_id,
+        status=WaitlistEntry.Status.WAITING,
+        date_from__lte=slot.date,
+        date_to__gte=slot.date,
+        patient__is_active=True,
+    )
+    if passed_by is not None:
+        waiting = waiting.exclude(patient=passed_by)
+    for entry in waiting.select_related("patient").order_by("created_at", "id"):
+        if _could_hold(slot, entry.patient) and (entry := _locked_waiting(entry.pk)):
+            return _make_offer(slot, entry)
+    return None
+
+
+def _could_hold(slot, patient):
+    """Whether `patient` could hold the slot now: the refusals of booking and holding
+    decide (_refuse_unbookable), so every clinic rule added there applies here too."""
+    try:
+        _refuse_unbookable(slot, None, patient)
+    except Refused:
+        return False
+    return True
+
+
+def _locked_waiting(entry_id):
+    """The entry, locked, if it is still waiting (on PostgreSQL the filter is
+    re-checked once a concurrent offer or leave commits)."""
+    # of=self: the patient's row is read, not locked (user rows come before entries).
+    entries = WaitlistEntry.objects.select_for_update(of=("self",)).select_related("patient")
+    return entries.filter(pk=entry_id, status=WaitlistEntry.Status.WAITING).first()
+
+
+def _make_offer(slot, entry):
+    now = timezone.now()
+    entry.offer = Hold.objects.create(
+        slot=slot,
+        patient=entry.patient,
+        kind=Hold.Kind.OFFER,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.OFFER_SECONDS),
+    )
+    entry.status = WaitlistEntry.Status.OFFERED
+    entry.save(update_fields=["offer", "status"])
+    event_emit("waitlist.offered", waitlist_data(entry))
+    return entry
+
+
+def _offer_new_slots(doctor, slots):
+    """Offer a doctor's newly added slots; one query when nobody waits for them."""
+    if not slots:
+        return
+    dates = [slot.date for slot in slots]
+    waiting = WaitlistEntry.objects.filter(
+        doctor=doctor,
+        status=WaitlistEntry.Status.WAITING,
+        date_from__lte=max(dates),
+        date_to__gte=min(dates),
+    )
+    if not waiting.exists():
+        return
+    for slot in slots:
+        offer_freed_slot(slot)
+
+
+def waitlist_join(*, patient, doctor, date_from, date_to):
+    """Put `patient` on `doctor`'s waitlist. A slot already public is not offered:
+    offers are for slots that become bookable; the patient can book what is listed."""
+    open_entries = WaitlistEntry.objects.filter(
+        patient=patient, doctor=doctor, status__in=WaitlistEntry.OPEN
+    )
+    if open_entries.exists():
+        raise Refused(ALREADY_WAITING)
+    try:
+        with transaction.atomic():
+            return WaitlistEntry.objects.create(
+                patient=patient, doctor=doctor, date_from=date_from, date_to=date_to
+            )
+    except IntegrityError as exc:
+        # Two joins at once: the partial unique constraint lets one in.
+        raise Refused(ALREADY_WAITING) from exc
+
+
+def waitlist_leave(*, entry_id, patient):
+    """Take `patient`'s open entry off the waitlist; a live offer is released and
+    passed on. Anything else of that id is 'Waitlist entry not found'."""
+    entries = WaitlistEntry.objects.filter(pk=entry_id, patient=patient).select_related("offer")
+    for _ in range(3):
+        with transaction.atomic():
+            entry = entries.first()
+            if entry is None:
+                break
+            # The offer's slot before the entry (slots, then entries); an offer
+            # made (or its slot deleted) between the read and the lock: read again.
+            slot = (
+                _locked_slots({entry.offer.slot_id}).get(entry.offer.slot_id)
+                if entry.offer
+                else None
+            )
+            locked = entries.select_for_update(of=("self",)).first()
+            if locked is None or locked.offer_id != entry.offer_id:
+                continue
+            if locked.status not in WaitlistEntry.OPEN:
+                break
+            return _leave(locked, slot)
+    raise NotFound(ENTRY_NOT_FOUND)
+
+
+def _leave(entry, slot):
+    """Called with the offer's slot (if any) and the entry locked."""
+    if entry.status == WaitlistEntry.Status.OFFERED and slot is not None:
+        hold = _live_hold(slot)  # a lapsed offer is ended on the way
+        if hold is not None and hold.pk == entry.offer_id:
+            _end_hold(hold, Hold.Status.RELEASED)
+        # Released or lapsed, the slot passes on now.
+        offer_freed_slot(slot, passed_by=entry.patient)
+    entry.status = WaitlistEntry.Status.LEFT
+    entry.save(update_fields=["status"])
+    return entry
+
+
+def lapsed_holds_pass_on():
+    """The periodic task: end the holds and offers whose time is up and pass their
+    slots on; the number of slots offered. Slot by slot, each under its lock and in
+    its own transaction, so two workers (or two runs) do each slot's work once."""
+    slot_ids = list(
+        Hold.objects.lapsed()
+        .order_by("expires_at")
+        .values_list("slot_id", flat=True)[:LAPSED_BATCH]
+    )
+    offered = 0
+    for slot_id in dict.fromkeys(slot_ids):
+        with transaction.atomic():
+            slot = TimeSlot.objects.select_for_update().filter(pk=slot_id).first()
+            # Decided under the lock: another run may have passed it on already.
+            lapsed = slot.holds.lapsed().select_related("patient").first() if slot else None
+            if lapsed is None:
+                continue
+            # offer_freed_slot ends the lapsed hold (and its entry) on the way.
+            if offer_freed_slot(slot, passed_by=lapsed.patient) is not None:
+                offered += 1
+    return offered

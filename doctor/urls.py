@@ -28,6 +28,8 @@ urlpatterns = [
     path("timeslots/<id:slot_id>/cancel/", views.cancel_booking, name="slot-cancel"),
     path("timeslots/<id:slot_id>/hold/", views.hold_slot, name="slot-hold"),
     path("holds/<id:hold_id>/", views.release_hold, name="hold-release"),
+    path("waitlist/", views.waitlist, name="waitlist"),
+    path("waitlist/<id:entry_id>/", views.waitlist_leave, name="waitlist-leave"),
     path("bookings/", views.doctor_bookings, name="doctor-bookings"),
     path("user/bookings/", views.user_bookings, name="user-bookings"),
     path(

@@ -36,7 +36,7 @@ from config.openapi import (
 from config.throttles import SharedScopedRateThrottle
 from doctor import services
 from doctor.filters import AvailableSlotFilter, DoctorFilter, OwnSlotFilter, filtered
-from doctor.models import Booking, TimeSlot
+from doctor.models import Booking, TimeSlot, WaitlistEntry
 from doctor.pagination import list_response
 from doctor.serializers import (
     BookingSerializer,
@@ -46,6 +46,7 @@ from doctor.serializers import (
     OwnSlotSerializer,
     RescheduleSerializer,
     TimeSlotSerializer,
+    WaitlistEntrySerializer,
     slot_row_columns,
 )
 from idempotency.decorators import idempotent
@@ -69,6 +70,7 @@ RESCHEDULED = inline_serializer(
     },
 )
 HOLD_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Hold not found"}`.')
+ENTRY_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Waitlist entry not found"}`.')
 
 
 def _attach_doctor(slots, doctor):
@@ -403,3 +405,42 @@ def doctor_bookings(request):
         DoctorBookingSerializer,
         prepare=lambda rows: _attach_doctor([b.slot for b in rows], request.user),
     )
+
+
+@extend_schema(
+    methods=["GET"], responses={200: WaitlistEntrySerializer(many=True), **ROLE_REFUSALS}
+)
+@extend_schema(
+    methods=["POST"],
+    request=WaitlistEntrySerializer,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={
+        201: WaitlistEntrySerializer,
+        400: FIELD_ERRORS,
+        **ROLE_REFUSALS,
+        **IDEMPOTENCY_REFUSALS,
+    },
+)
+@api_view(["GET", "POST"])
+@permission_classes([IsPatient])
+@idempotent
+def waitlist(request):
+    """The caller's waitlist entries, newest first (GET), or join a doctor's (POST)."""
+    if request.method == "GET":
+        entries = WaitlistEntry.objects.filter(patient=request.user).select_related("offer")
+        entries = entries.order_by("-created_at", "-id")
+        return Response(WaitlistEntrySerializer(entries, many=True).data)
+
+    serializer = WaitlistEntrySerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    entry = services.waitlist_join(patient=request.user, **serializer.validated_data)
+    return Response(WaitlistEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses={200: MESSAGE, 404: ENTRY_NOT_FOUND, **ROLE_REFUSALS})
+@api_view(["DELETE"])
+@permission_classes([IsPatient])
+def waitlist_leave(request, entry_id):
+    """Leave a waitlist; a live offer is released and passes to the next patient."""
+    services.waitlist_leave(entry_id=entry_id, patient=request.user)
+    return Response({"message": "Left the waitlist"})

@@ -39,6 +39,13 @@ def booking_data(booking):
     return json.loads(json.dumps(BookingSerializer(booking).data, cls=JSONEncoder))
 
 
+def waitlist_data(entry):
+    """A waitlist entry as the patient's waitlist list shows it, in plain JSON types."""
+    from doctor.serializers import WaitlistEntrySerializer
+
+    return json.loads(json.dumps(WaitlistEntrySerializer(entry).data, cls=JSONEncoder))
+
+
 def env_endpoint():
     """The endpoint WEBHOOK_URL names, as an admin-visible row (created on first use)."""
     if not settings.WEBHOOK_URL:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import UserProfile
-from doctor.models import Booking, Hold, TimeSlot
+from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
 from tests.factories import (
     BookingFactory,
     DoctorFactory,
@@ -432,4 +432,20 @@ def test_staff_see_holds_read_only(staff, patient):
 
     assert listing.status_code == 200
     assert patient.email in listing.content.decode()
+    assert (adding.status_code, deleting.status_code) == (403, 403)
+
+
+def test_staff_see_waitlist_entries_read_only(staff, patient, doctor):
+    entry = WaitlistEntry.objects.create(
+        patient=patient, doctor=doctor, date_from=tomorrow(), date_to=tomorrow()
+    )
+
+    listing = staff.get(reverse("admin:doctor_waitlistentry_changelist"))
+    viewing = staff.get(reverse("admin:doctor_waitlistentry_change", args=[entry.pk]))
+    adding = staff.get(reverse("admin:doctor_waitlistentry_add"))
+    deleting = staff.get(reverse("admin:doctor_waitlistentry_delete", args=[entry.pk]))
+
+    assert (listing.status_code, viewing.status_code) == (200, 200)
+    assert patient.email in listing.content.decode()
+    assert "Save" not in viewing.content.decode()
     assert (adding.status_code, deleting.status_code) == (403, 403)

@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from doctor.invariants import Violation, violations
-from doctor.models import Booking, Hold, TimeSlot
+from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
 from tests.factories import BookingFactory, PatientFactory, TimeSlotFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,8 @@ OK_LINE = (
     "OK {slots} slots, {active} active bookings: no slot with two active bookings; "
     "is_booked true exactly when an active booking exists; no booked slot marked available; "
     "no booking on a missing slot; no booked slot with a live hold; "
-    "no slot and no patient with two live holds\n"
+    "no slot and no patient with two live holds; "
+    "an offered waitlist entry's hold is its active offer\n"
 )
 
 
@@ -146,12 +147,12 @@ def test_command_prints_each_violation_and_fails(clean_data):
     ]
 
 
-def test_check_costs_seven_queries_however_many_rows_are_wrong(
+def test_check_costs_eight_queries_however_many_rows_are_wrong(
     clean_data, django_assert_num_queries
 ):
     for slot in TimeSlotFactory.create_batch(5):
         TimeSlot.objects.filter(pk=slot.pk).update(is_booked=True, is_available=False)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         assert len(violations()) == 5
 
 
@@ -177,3 +178,34 @@ def test_a_lapsed_hold_on_a_booked_slot_is_no_violation(clean_data):
     )
 
     assert violations() == []
+
+
+def test_a_patients_own_hold_beside_a_waitlist_offer_is_no_violation(clean_data):
+    patient, soon = PatientFactory(), timezone.now() + timedelta(minutes=5)
+    Hold.objects.create(slot=TimeSlotFactory(), patient=patient, expires_at=soon)
+    Hold.objects.create(slot=TimeSlotFactory(), patient=patient, expires_at=soon, kind="offer")
+
+    assert violations() == []
+
+
+def test_an_offered_entry_whose_offer_was_released_is_reported(clean_data):
+    slot = TimeSlotFactory()
+    offer = Hold.objects.create(
+        slot=slot,
+        patient=PatientFactory(),
+        expires_at=timezone.now() + timedelta(minutes=5),
+        kind="offer",
+        status="released",
+    )
+    entry = WaitlistEntry.objects.create(
+        patient=offer.patient,
+        doctor=slot.doctor,
+        date_from=slot.date,
+        date_to=slot.date,
+        status="offered",
+        offer=offer,
+    )
+
+    assert violations() == [
+        Violation("offer-astray", f"waitlist entry {entry.id} is offered without its live offer")
+    ]

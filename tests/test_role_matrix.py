@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from calendars.models import CalendarFeed
-from doctor.models import Hold
+from doctor.models import Hold, WaitlistEntry
 from tests.conftest import PASSWORD, bearer
 from tests.factories import (
     BookingFactory,
@@ -65,6 +65,10 @@ def world(db):
             patient=patient,
             expires_at=timezone.now() + timedelta(minutes=5),
         ),
+        # On a third doctor's list, so that joining *doctor*'s list is a first join.
+        entry=WaitlistEntry.objects.create(
+            patient=patient, doctor=DoctorFactory(), date_from=tomorrow(), date_to=tomorrow()
+        ),
     )
     world.booked_slot = world.booking.slot
     return world
@@ -88,6 +92,11 @@ def body_for(path, world):
         "/api/profile/update/": {"phone": "+91 11111"},
         "/api/doctor/timeslots/": {"date": later, "start_time": "15:00", "end_time": "15:30"},
         "/api/doctor/user/bookings/{booking}/reschedule/": {"slot_id": world.free_slot.id},
+        "/api/doctor/waitlist/": {
+            "doctor": world.users["doctor"].id,
+            "date_from": later,
+            "date_to": later,
+        },
         "/api/doctor/timeslots/bulk/": {
             "date": later,
             "start_time": "16:00",
@@ -112,6 +121,7 @@ def test_role_matrix(world, method, path, role, expected):
         path.replace("{slot}", str(slot.id))
         .replace("{hold}", str(world.hold.id))
         .replace("{booking}", str(world.booking.id))
+        .replace("{entry}", str(world.entry.id))
         .replace("{token}", world.feed_token)
     )
     response = getattr(client, method.lower())(url, body_for(path, world), format="json")
@@ -122,7 +132,7 @@ def test_role_matrix(world, method, path, role, expected):
 def test_the_matrix_covers_every_api_endpoint():
     paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
     documented = {
-        (method.upper(), re.sub(r"\{(slot|hold|booking)_id\}", r"{\1}", path))
+        (method.upper(), re.sub(r"\{(slot|hold|booking|entry)_id\}", r"{\1}", path))
         for path, operations in paths.items()
         for method in operations
     }

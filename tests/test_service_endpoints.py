@@ -89,6 +89,8 @@ DOCUMENTED_PATHS = [
     "/api/doctor/user/bookings/",
     "/api/doctor/user/bookings/{booking_id}/reschedule/",
     "/api/doctor/bookings/",
+    "/api/doctor/waitlist/",
+    "/api/doctor/waitlist/{entry_id}/",
     "/api/profile/calendar/",
     "/api/profile/calendar/reset/",
     "/api/calendar/{token}.ics",
