@@ -1,8 +1,10 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 
@@ -31,6 +33,67 @@ def wall_clock_exists(date, time):
     return aware.utcoffset() >= aware.replace(fold=1).utcoffset()
 
 
+class InBookingWindow(models.Expression):
+    """True for a slot its doctor lets patients book now: starting at least the
+    doctor's min_booking_notice_minutes from now, dated at most
+    max_booking_days_ahead days after today (null: no limit), in the clinic's zone.
+
+    One WHERE clause on the slot's own columns and its doctor's (already joined
+    for is_active), so the public list stays one query on its index.
+    PostgreSQL compares instants, as TimeSlot.is_past does; SQLite has no time
+    zones and compares the clinic's wall clock (the same but across a DST change).
+    """
+
+    output_field = models.BooleanField()
+    conditional = True
+
+    def __init__(self):
+        super().__init__()
+        self.columns = [
+            F("date"),
+            F("start_time"),
+            F("doctor__min_booking_notice_minutes"),
+            F("doctor__max_booking_days_ahead"),
+        ]
+
+    def get_source_expressions(self):
+        return self.columns
+
+    def set_source_expressions(self, exprs):
+        self.columns = exprs
+
+    def _compiled(self, compiler, connection):
+        sqls, params = [], []
+        for column in self.columns:
+            sql, column_params = compiler.compile(column)
+            sqls.append(sql)
+            params.extend(column_params)
+        return sqls, params
+
+    def as_postgresql(self, compiler, connection):
+        (day, start, notice, ahead), params = self._compiled(compiler, connection)
+        assert not params
+        sql = (
+            f"(({day} + {start}) AT TIME ZONE %s >= %s + make_interval(mins => {notice})"
+            f" AND ({ahead} IS NULL OR {day} <= %s::date + {ahead}))"
+        )
+        now = clinic_now()
+        return sql, (timezone.get_default_timezone_name(), now, now.date())
+
+    def as_sql(self, compiler, connection):  # SQLite
+        (day, start, notice, ahead), params = self._compiled(compiler, connection)
+        assert not params
+        # Slot times are whole seconds: compare with now rounded up to one.
+        now = clinic_now().replace(tzinfo=None)
+        if now.microsecond:
+            now = now.replace(microsecond=0) + timedelta(seconds=1)
+        sql = (
+            f"(({day} || ' ' || {start}) >= datetime(%s, '+' || {notice} || ' minutes')"
+            f" AND ({ahead} IS NULL OR {day} <= date(%s, '+' || {ahead} || ' days')))"
+        )
+        return sql, (now.isoformat(sep=" "), now.date().isoformat())
+
+
 class TimeSlotQuerySet(models.QuerySet):
     def upcoming(self):
         """Slots whose start is still after now, judged on the clinic's clock."""
@@ -46,12 +109,14 @@ class TimeSlotQuerySet(models.QuerySet):
         return self.annotate(is_held=Exists(Hold.objects.live().filter(slot=OuterRef("pk"))))
 
     def bookable(self):
-        """What a patient may book: enabled, free, unheld, upcoming, of an active doctor."""
+        """What a patient may book: enabled, free, unheld, upcoming, of an active
+        doctor, and inside that doctor's booking window (notice and horizon)."""
         held = Hold.objects.live().filter(slot=OuterRef("pk"))
         return (
             self.filter(is_available=True, is_booked=False, doctor__is_active=True)
             .exclude(Exists(held))
             .upcoming()
+            .filter(InBookingWindow())
         )
 
 
@@ -119,6 +184,14 @@ class Booking(models.Model):
         BOOKED = "booked", "Booked"
         CANCELLED = "cancelled", "Cancelled"
         RESCHEDULED = "rescheduled", "Moved to another slot"
+        # Visit outcomes, recorded by the slot's doctor once the slot has started.
+        COMPLETED = "completed", "Completed"
+        NO_SHOW = "no_show", "No-show"
+
+    class CancelledBy(models.TextChoices):
+        PATIENT = "patient", "Patient"
+        DOCTOR = "doctor", "Doctor"
+        STAFF = "staff", "Staff (admin)"
 
     slot = models.ForeignKey(TimeSlot, on_delete=models.CASCADE, related_name="bookings")
     # PROTECT: deleting a patient must not silently leave a slot marked booked.
@@ -128,6 +201,10 @@ class Booking(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.BOOKED)
     created_at = models.DateTimeField(auto_now_add=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Who cancelled it; null unless status is `cancelled`.
+    cancelled_by = models.CharField(  # noqa: DJ001 -- null: not cancelled, as the reply shows
+        max_length=7, choices=CancelledBy.choices, null=True, blank=True
+    )
     # The booking this one replaced when the patient moved their visit.
     rescheduled_from = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rescheduled_to"
@@ -201,3 +278,48 @@ class Hold(models.Model):
     @property
     def is_live(self):
         return self.status == self.Status.ACTIVE and self.expires_at > timezone.now()
+
+
+class Review(models.Model):
+    """A patient's review of a completed visit: one per booking, the database says so."""
+
+    booking = models.OneToOneField(Booking, on_delete=models.CASCADE, related_name="review")
+    rating = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__gte=1, rating__lte=5), name="review_rating_1_to_5"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Review of booking {self.booking_id} ({self.rating}/5)"
+
+
+def _per_doctor(rows, value):
+    """One figure per doctor row as a correlated subquery (no join, no GROUP BY on
+    the doctors), so a page of cards stays one query."""
+    return Subquery(rows.order_by().values("doctor_key").annotate(figure=value).values("figure"))
+
+
+def with_card_figures(doctors):
+    """Doctors with what their cards show beyond the profile: `rating_total` and
+    `review_count` (the card's rating is their quotient) and `patients`, the
+    distinct patients with a completed visit."""
+    reviews = Review.objects.filter(booking__slot__doctor=OuterRef("pk")).annotate(
+        doctor_key=F("booking__slot__doctor")
+    )
+    visits = Booking.objects.filter(
+        slot__doctor=OuterRef("pk"), status=Booking.Status.COMPLETED
+    ).annotate(doctor_key=F("slot__doctor"))
+    return doctors.annotate(
+        rating_total=_per_doctor(reviews, Sum("rating")),
+        review_count=Coalesce(_per_doctor(reviews, Count("id")), 0),
+        patients=Coalesce(_per_doctor(visits, Count("patient", distinct=True)), 0),
+    )
