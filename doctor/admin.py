@@ -13,7 +13,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from accounts.models import UserProfile, UserType
 from config.errors import Invalid, NotFound, Refused
 from doctor import services
-from doctor.models import Booking, Hold, TimeSlot
+from doctor.models import Booking, Hold, Review, TimeSlot
 
 SLOT_FIELDS = ["doctor", "date", "start_time", "end_time", "duration", "is_available"]
 
@@ -137,10 +137,24 @@ class SlotLabel:
         return f"{slot.doctor.full_name}, {slot.date} {slot.start_time:%H:%M}-{slot.end_time:%H:%M}"
 
 
+def inactive(booking):
+    if booking.status == Booking.Status.CANCELLED:
+        return f"Booking {booking.pk}: already cancelled."
+    return f"Booking {booking.pk}: not active ({booking.get_status_display()})."
+
+
 @admin.register(Booking)
 class BookingAdmin(SlotLabel, admin.ModelAdmin):
-    list_display = ("id", "slot_label", "patient", "status", "created_at", "cancelled_at")
-    list_filter = ("status", "created_at")
+    list_display = (
+        "id",
+        "slot_label",
+        "patient",
+        "status",
+        "created_at",
+        "cancelled_at",
+        "cancelled_by",
+    )
+    list_filter = ("status", "cancelled_by", "created_at")
     search_fields = ("patient__email", "patient__full_name", "slot__doctor__full_name")
     list_select_related = ("slot__doctor", "patient")
     actions = ["cancel_bookings"]
@@ -163,11 +177,10 @@ class BookingAdmin(SlotLabel, admin.ModelAdmin):
     def cancel_bookings(self, request, queryset):
         for booking in queryset.order_by("pk"):
             if booking.status != Booking.Status.BOOKED:
-                self.message_user(
-                    request, f"Booking {booking.pk}: already cancelled.", messages.WARNING
-                )
+                self.message_user(request, inactive(booking), messages.WARNING)
                 continue
-            # The staff path (no user): cancels exactly this booking and frees the slot.
+            # The staff path (no user): cancels exactly this booking, frees the slot
+            # and records `staff` as who cancelled.
             label = f"Booking {booking.pk}"
             ids = {"slot_id": booking.slot_id, "booking_id": booking.pk}
             if attempt(self, request, label, services.booking_cancel, **ids):
@@ -194,4 +207,20 @@ class HoldAdmin(SlotLabel, admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    """Reviews are the patients' words: staff read them, never write them."""
+
+    list_display = ("id", "booking", "rating", "comment", "created_at")
+    list_filter = ("rating", "created_at")
+    search_fields = ("booking__patient__email", "booking__slot__doctor__full_name", "comment")
+    list_select_related = ("booking",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
