@@ -484,23 +484,30 @@ def hold_release(*, hold_id, patient):
         return hold
 
 
+def _slot_refusal(slot, hold, patient):
+    """Why nobody but the holder may take the slot now, or None."""
+    if slot.is_booked:
+        return ALREADY_BOOKED
+    if hold is not None and hold.patient_id != patient.pk:
+        return HELD
+    if not slot.is_available or not slot.doctor.is_active:
+        return NOT_AVAILABLE
+    if slot.is_past:
+        return IN_THE_PAST
+    return None
+
+
 def _refuse_unbookable(slot, hold, patient, *, moving_from=None):
     """The target's refusals shared by booking, holding and rescheduling, in contract order.
 
     `moving_from` is the slot a reschedule leaves: the target must be its doctor's,
     and the move adds no active booking, so the cap is not checked.
     """
-    if slot.is_booked:
-        raise Refused(ALREADY_BOOKED)
-    if hold is not None and hold.patient_id != patient.pk:
-        raise Refused(HELD)
-    if not slot.is_available or not slot.doctor.is_active:
-        raise Refused(NOT_AVAILABLE)
-    if slot.is_past:
-        raise Refused(IN_THE_PAST)
-    if moving_from is not None and slot.doctor_id != moving_from.doctor_id:
-        raise Refused(OTHER_DOCTOR)
-    if refusal := booking_window_refusal(slot):
+    refusal = _slot_refusal(slot, hold, patient)
+    if refusal is None and moving_from is not None and slot.doctor_id != moving_from.doctor_id:
+        refusal = OTHER_DOCTOR
+    refusal = refusal or booking_window_refusal(slot)
+    if refusal is not None:
         raise Refused(refusal)
     if moving_from is None:
         _check_booking_cap(patient)
