@@ -585,7 +585,7 @@ def booking_outcome(*, booking_id, doctor, status):
 def review_create(*, booking_id, patient, rating, comment=""):
     """The patient's review of their completed visit; one per booking (the database
     refuses a second one, so two at once give one review and one refusal)."""
-    booking = Booking.objects.filter(pk=booking_id, patient=patient).first()
+    booking = Booking.objects.select_related("slot").filter(pk=booking_id, patient=patient).first()
     if booking is None:
         raise NotFound(BOOKING_NOT_FOUND)
     if booking.status != Booking.Status.COMPLETED:
@@ -594,7 +594,9 @@ def review_create(*, booking_id, patient, rating, comment=""):
         raise Refused(ALREADY_REVIEWED)
     try:
         with transaction.atomic():
-            return Review.objects.create(booking=booking, rating=rating, comment=comment)
+            return Review.objects.create(
+                booking=booking, doctor_id=booking.slot.doctor_id, rating=rating, comment=comment
+            )
     except IntegrityError as exc:
         if not Review.objects.filter(booking=booking).exists():
             raise

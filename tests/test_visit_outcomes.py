@@ -289,7 +289,7 @@ def test_a_thousand_characters_are_accepted(patient_client, completed):
 
 def test_the_database_refuses_a_rating_outside_one_to_five(completed):
     with pytest.raises(IntegrityError):
-        Review.objects.create(booking=completed, rating=6)
+        Review.objects.create(booking=completed, doctor=completed.slot.doctor, rating=6)
 
 
 @pytest.mark.postgres
@@ -320,7 +320,7 @@ def reviewed(doctor, *ratings, patient=None):
         booking = yesterdays(
             slot__doctor=doctor, patient=patient or PatientFactory(), status="completed"
         )
-        Review.objects.create(booking=booking, rating=rating)
+        Review.objects.create(booking=booking, doctor=doctor, rating=rating)
 
 
 @pytest.mark.parametrize(
