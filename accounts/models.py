@@ -1,5 +1,6 @@
 import re
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -50,7 +51,19 @@ DOCTOR_FIELDS = (
     "home_consultation",
     "languages",
     "description",
+    # Clinic policy (contract Part 3): checked by doctor.services and the public list.
+    "cancel_notice_minutes",
+    "min_booking_notice_minutes",
+    "max_booking_days_ahead",
 )
+
+MAX_NOTICE_MINUTES = 30 * 24 * 60  # a notice window of at most 30 days
+MAX_BOOKING_DAYS = 730  # doctor.services.MAX_DAYS_AHEAD: no slot starts later anyway
+
+
+def default_cancel_notice():
+    """A new doctor's cancellation notice: the clinic's CANCEL_NOTICE_MINUTES."""
+    return settings.CANCEL_NOTICE_MINUTES
 
 
 def fee_field():
@@ -97,6 +110,18 @@ class UserProfile(AbstractBaseUser, PermissionsMixin):
     home_consultation = models.BooleanField(default=False)
     languages = models.CharField(max_length=200, blank=True, validators=[refuse_bidi_controls])
     description = models.TextField(max_length=2000, blank=True, validators=[refuse_bidi_controls])
+    # A patient may not cancel or move a visit later than this before its start.
+    cancel_notice_minutes = models.PositiveIntegerField(
+        default=default_cancel_notice, validators=[MaxValueValidator(MAX_NOTICE_MINUTES)]
+    )
+    # A slot starting sooner than this is neither listed nor bookable.
+    min_booking_notice_minutes = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_NOTICE_MINUTES)]
+    )
+    # A slot dated more than this many days after today neither; null: no limit.
+    max_booking_days_ahead = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MAX_BOOKING_DAYS)]
+    )
 
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)

@@ -221,8 +221,11 @@ class Gunicorn:
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         cmd = [sys.executable, "-m", "gunicorn", "config.wsgi:application"]
         cmd += ["--workers", "2", "--bind", f"127.0.0.1:{port}", "--timeout", "120"]
+        # The bench books thousands of slots as a few patients: the hoarding cap
+        # (MAX_ACTIVE_BOOKINGS) would turn its booking runs into refusals.
+        env = {"MAX_ACTIVE_BOOKINGS": "1000000", **os.environ}
         self.proc = subprocess.Popen(
-            cmd, cwd=common.ROOT, env=os.environ.copy(), stdout=self.log, stderr=self.log
+            cmd, cwd=common.ROOT, env=env, stdout=self.log, stderr=self.log
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

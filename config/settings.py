@@ -130,6 +130,11 @@ CALENDAR_UID_DOMAIN = "quickmed-slots"
 # Bounds against flooding: a doctor's open (unbooked, upcoming) slots at most.
 MAX_OPEN_SLOTS_PER_DOCTOR = env.int("MAX_OPEN_SLOTS_PER_DOCTOR", default=2000)
 
+# Clinic policy: a new doctor's cancellation notice (each doctor may change theirs),
+# and a patient's active future bookings at most (against hoarding slots).
+CANCEL_NOTICE_MINUTES = env.int("CANCEL_NOTICE_MINUTES", default=0)
+MAX_ACTIVE_BOOKINGS = env.int("MAX_ACTIVE_BOOKINGS", default=10)
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # whitenoise serves the admin's and the API docs' assets from gunicorn itself:
@@ -303,16 +308,18 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two `status` choice sets: a booking's, and the outcome a doctor records.
+    "ENUM_NAME_OVERRIDES": {
+        "BookingStatusEnum": "doctor.models.Booking.Status",
+        "VisitOutcomeEnum": ["completed", "no_show"],
+        "WaitlistStatusEnum": "doctor.models.WaitlistEntry.Status",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     # Bookings and waitlist entries both have a `status`; each its own enum name.
-    "ENUM_NAME_OVERRIDES": {
-        "BookingStatusEnum": "doctor.models.Booking.Status",
-        "WaitlistStatusEnum": "doctor.models.WaitlistEntry.Status",
-    },
 }
 
 SIMPLE_JWT = {

@@ -13,7 +13,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from accounts.models import UserProfile, UserType
 from config.errors import Invalid, NotFound, Refused
 from doctor import services
-from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
+from doctor.models import Booking, Hold, Review, TimeSlot, WaitlistEntry
 
 SLOT_FIELDS = ["doctor", "date", "start_time", "end_time", "duration", "is_available"]
 
@@ -158,9 +158,24 @@ class SlotRowAdmin(ReadOnlyAdmin):
         return f"{slot.doctor.full_name}, {slot.date} {slot.start_time:%H:%M}-{slot.end_time:%H:%M}"
 
 
+def inactive(booking):
+    if booking.status == Booking.Status.CANCELLED:
+        return f"Booking {booking.pk}: already cancelled."
+    return f"Booking {booking.pk}: not active ({booking.get_status_display()})."
+
+
 @admin.register(Booking)
 class BookingAdmin(SlotRowAdmin):
-    list_display = ("id", "slot_label", "patient", "status", "created_at", "cancelled_at")
+    list_display = (
+        "id",
+        "slot_label",
+        "patient",
+        "status",
+        "created_at",
+        "cancelled_at",
+        "cancelled_by",
+    )
+    list_filter = ("status", "cancelled_by", "created_at")
     actions = ["cancel_bookings"]
 
     def has_cancel_permission(self, request):
@@ -170,11 +185,10 @@ class BookingAdmin(SlotRowAdmin):
     def cancel_bookings(self, request, queryset):
         for booking in queryset.order_by("pk"):
             if booking.status != Booking.Status.BOOKED:
-                self.message_user(
-                    request, f"Booking {booking.pk}: already cancelled.", messages.WARNING
-                )
+                self.message_user(request, inactive(booking), messages.WARNING)
                 continue
-            # The staff path (no user): cancels exactly this booking and frees the slot.
+            # The staff path (no user): cancels exactly this booking, frees the slot
+            # and records `staff` as who cancelled.
             label = f"Booking {booking.pk}"
             ids = {"slot_id": booking.slot_id, "booking_id": booking.pk}
             if attempt(self, request, label, services.booking_cancel, **ids):
@@ -210,3 +224,19 @@ class WaitlistEntryAdmin(ReadOnlyAdmin):
     list_filter = ("status", "created_at")
     search_fields = ("patient__email", "patient__full_name", "doctor__full_name")
     list_select_related = ("patient", "doctor")
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    """Reviews are the patients' words: staff read them (and may delete abuse), never write them."""
+
+    list_display = ("id", "booking", "rating", "comment", "created_at")
+    list_filter = ("rating", "created_at")
+    search_fields = ("booking__patient__email", "booking__slot__doctor__full_name", "comment")
+    list_select_related = ("booking",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -43,8 +43,10 @@ def _double_bookings():
 
 
 def _flag_mismatches():
-    # is_booked must say exactly whether an active booking exists.
-    active = _active_bookings().filter(slot_id=OuterRef("pk"))
+    # is_booked must say exactly whether an active booking exists, or a visit was
+    # recorded on the slot (completed or no-show): that slot stays taken for good.
+    taking = (Booking.Status.BOOKED, Booking.Status.COMPLETED, Booking.Status.NO_SHOW)
+    active = Booking.objects.filter(status__in=taking, slot_id=OuterRef("pk"))
     rows = (
         TimeSlot.objects.annotate(has_active=Exists(active))
         .filter(Q(is_booked=True, has_active=False) | Q(is_booked=False, has_active=True))

@@ -1,8 +1,11 @@
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 
@@ -31,6 +34,67 @@ def wall_clock_exists(date, time):
     return aware.utcoffset() >= aware.replace(fold=1).utcoffset()
 
 
+class InBookingWindow(models.Expression):
+    """True for a slot its doctor lets patients book now: starting at least the
+    doctor's min_booking_notice_minutes from now, dated at most
+    max_booking_days_ahead days after today (null: no limit), in the clinic's zone.
+
+    One WHERE clause on the slot's own columns and its doctor's (already joined
+    for is_active), so the public list stays one query on its index.
+    PostgreSQL compares instants, as TimeSlot.is_past does; SQLite has no time
+    zones and compares the clinic's wall clock (the same but across a DST change).
+    """
+
+    output_field = models.BooleanField()
+    conditional = True
+
+    def __init__(self):
+        super().__init__()
+        self.columns = [
+            F("date"),
+            F("start_time"),
+            F("doctor__min_booking_notice_minutes"),
+            F("doctor__max_booking_days_ahead"),
+        ]
+
+    def get_source_expressions(self):
+        return self.columns
+
+    def set_source_expressions(self, exprs):
+        self.columns = exprs
+
+    def _compiled(self, compiler, connection):
+        sqls, params = [], []
+        for column in self.columns:
+            sql, column_params = compiler.compile(column)
+            sqls.append(sql)
+            params.extend(column_params)
+        return sqls, params
+
+    def as_postgresql(self, compiler, connection):
+        (day, start, notice, ahead), params = self._compiled(compiler, connection)
+        assert not params
+        sql = (
+            f"(({day} + {start}) AT TIME ZONE %s >= %s + make_interval(mins => {notice})"
+            f" AND ({ahead} IS NULL OR {day} <= %s::date + {ahead}))"
+        )
+        now = clinic_now()
+        return sql, (timezone.get_default_timezone_name(), now, now.date())
+
+    def as_sql(self, compiler, connection):  # SQLite
+        (day, start, notice, ahead), params = self._compiled(compiler, connection)
+        assert not params
+        # Slot times are whole seconds: compare with now rounded up to one.
+        now = clinic_now().replace(tzinfo=None)
+        if now.microsecond:
+            now = now.replace(microsecond=0) + timedelta(seconds=1)
+        sql = (
+            f"(({day} || ' ' || {start}) >= datetime(%s, '+' || {notice} || ' minutes')"
+            f" AND ({ahead} IS NULL OR {day} <= date(%s, '+' || {ahead} || ' days')))"
+        )
+        return sql, (now.isoformat(sep=" "), now.date().isoformat())
+
+
 class TimeSlotQuerySet(models.QuerySet):
     def upcoming(self):
         """Slots whose start is still after now, judged on the clinic's clock."""
@@ -46,12 +110,14 @@ class TimeSlotQuerySet(models.QuerySet):
         return self.annotate(is_held=Exists(Hold.objects.live().filter(slot=OuterRef("pk"))))
 
     def bookable(self):
-        """What a patient may book: enabled, free, unheld, upcoming, of an active doctor."""
+        """What a patient may book: enabled, free, unheld, upcoming, of an active
+        doctor, and inside that doctor's booking window (notice and horizon)."""
         held = Hold.objects.live().filter(slot=OuterRef("pk"))
         return (
             self.filter(is_available=True, is_booked=False, doctor__is_active=True)
             .exclude(Exists(held))
             .upcoming()
+            .filter(InBookingWindow())
         )
 
 
@@ -119,6 +185,14 @@ class Booking(models.Model):
         BOOKED = "booked", "Booked"
         CANCELLED = "cancelled", "Cancelled"
         RESCHEDULED = "rescheduled", "Moved to another slot"
+        # Visit outcomes, recorded by the slot's doctor once the slot has started.
+        COMPLETED = "completed", "Completed"
+        NO_SHOW = "no_show", "No-show"
+
+    class CancelledBy(models.TextChoices):
+        PATIENT = "patient", "Patient"
+        DOCTOR = "doctor", "Doctor"
+        STAFF = "staff", "Staff (admin)"
 
     slot = models.ForeignKey(TimeSlot, on_delete=models.CASCADE, related_name="bookings")
     # PROTECT: deleting a patient must not silently leave a slot marked booked.
@@ -128,6 +202,10 @@ class Booking(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.BOOKED)
     created_at = models.DateTimeField(auto_now_add=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Who cancelled it; null unless status is `cancelled`.
+    cancelled_by = models.CharField(  # noqa: DJ001 -- null: not cancelled, as the reply shows
+        max_length=7, choices=CancelledBy.choices, null=True, blank=True
+    )
     # The booking this one replaced when the patient moved their visit.
     rescheduled_from = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rescheduled_to"
@@ -146,6 +224,12 @@ class Booking(models.Model):
         ]
         indexes = [
             models.Index(fields=["patient", "-created_at"], name="booking_patient_idx"),
+            # The cards' `patients`: completed visits only, a small part of the table.
+            models.Index(
+                fields=["slot", "patient"],
+                condition=Q(status="completed"),
+                name="booking_completed_idx",
+            ),
         ]
 
     def __str__(self):
@@ -294,3 +378,63 @@ class WaitlistEntry(models.Model):
         if self.status == self.Status.OFFERED and self.live_offer is None:
             return self.Status.EXPIRED
         return self.status
+
+
+class Review(models.Model):
+    """A patient's review of a completed visit: one per booking, the database says so."""
+
+    booking = models.OneToOneField(Booking, on_delete=models.CASCADE, related_name="review")
+    # The booking's doctor, copied (a booked slot never changes doctor): the cards'
+    # rating reads one index of reviews per doctor instead of joining their slots.
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviews"
+    )
+    rating = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__gte=1, rating__lte=5), name="review_rating_1_to_5"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Review of booking {self.booking_id} ({self.rating}/5)"
+
+
+@cache
+def _card_figures_sql(doctors_table):
+    """The three figures as correlated subqueries on `doctors_table`'s row, written
+    out once: Django compiling the same three Subquery() expressions cost more CPU
+    per request than the rest of the list (docs/performance.md)."""
+    review, booking, slot = (m._meta.db_table for m in (Review, Booking, TimeSlot))
+    doctor = f'"{doctors_table}"."id"'
+    completed = Booking.Status.COMPLETED.value
+    return {
+        "rating_total": f'SELECT SUM(r."rating") FROM "{review}" r WHERE r."doctor_id" = {doctor}',
+        "review_count": f'SELECT COUNT(*) FROM "{review}" r WHERE r."doctor_id" = {doctor}',
+        "patients": (
+            f'SELECT COUNT(DISTINCT b."patient_id") FROM "{booking}" b'
+            f' INNER JOIN "{slot}" s ON s."id" = b."slot_id"'
+            f' WHERE b."status" = \'{completed}\' AND s."doctor_id" = {doctor}'
+        ),
+    }
+
+
+def with_card_figures(doctors):
+    """Doctors with what their cards show beyond the profile, in the list's one query:
+    `rating_total` and `review_count` (the card's rating is their quotient) and
+    `patients`, the distinct patients with a completed visit. Reviews carry their
+    doctor (one index scan each); completed visits have a partial index."""
+    figures = _card_figures_sql(doctors.model._meta.db_table)
+    return doctors.annotate(
+        **{
+            name: RawSQL(sql, (), output_field=models.IntegerField())
+            for name, sql in figures.items()
+        }
+    )

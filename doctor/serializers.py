@@ -1,11 +1,12 @@
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import UserProfile, UserType
 from accounts.serializers import FeeOrZeroField
-from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
+from doctor.models import Booking, Hold, Review, TimeSlot, WaitlistEntry
 from doctor.rendering import ShapedOutput, ShapeListSerializer, shape_of
 
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
@@ -64,6 +65,21 @@ class DoctorMiniSerializer(ShapedOutput, serializers.ModelSerializer):
         list_serializer_class = ShapeListSerializer
 
 
+@extend_schema_field({"type": "number", "nullable": True, "example": 4.5})
+class RatingField(serializers.Field):
+    """The average of a doctor's reviews to one decimal (half up), null with none:
+    from the `rating_total` and `review_count` the list's query annotates."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, doctor):
+        if not doctor.review_count:
+            return None
+        average = Decimal(doctor.rating_total) / doctor.review_count
+        return float(average.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
 class DoctorCardSerializer(DoctorMiniSerializer):
     """The doctor mini plus the keys the existing React doctor cards read."""
 
@@ -78,6 +94,14 @@ class DoctorCardSerializer(DoctorMiniSerializer):
     homeConsultation = serializers.BooleanField(source="home_consultation")
     languages = serializers.CharField()
     description = serializers.CharField()
+    # Clinic policy (contract Part 3), as on the doctor's profile.
+    cancelNoticeMinutes = serializers.IntegerField(source="cancel_notice_minutes")
+    minBookingNoticeMinutes = serializers.IntegerField(source="min_booking_notice_minutes")
+    maxBookingDaysAhead = serializers.IntegerField(source="max_booking_days_ahead", allow_null=True)
+    # From doctor.models.with_card_figures, annotated by the list's one query.
+    rating = RatingField()
+    reviewCount = serializers.IntegerField(source="review_count")
+    patients = serializers.IntegerField()
 
     class Meta(DoctorMiniSerializer.Meta):
         fields = DoctorMiniSerializer.Meta.fields + [
@@ -91,6 +115,12 @@ class DoctorCardSerializer(DoctorMiniSerializer):
             "homeConsultation",
             "languages",
             "description",
+            "cancelNoticeMinutes",
+            "minBookingNoticeMinutes",
+            "maxBookingDaysAhead",
+            "rating",
+            "reviewCount",
+            "patients",
         ]
 
 
@@ -149,7 +179,15 @@ class BookingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Booking
-        fields = ["id", "status", "created_at", "cancelled_at", "rescheduled_from", "slot"]
+        fields = [
+            "id",
+            "status",
+            "created_at",
+            "cancelled_at",
+            "cancelled_by",
+            "rescheduled_from",
+            "slot",
+        ]
 
 
 class BookingPatientSerializer(serializers.ModelSerializer):
@@ -196,6 +234,17 @@ class BulkSlotSerializer(serializers.Serializer):
         attrs["date_to"] = date_to
         attrs["weekdays"] = sorted(set(attrs.get("weekdays") or range(7)))
         return attrs
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    """A patient's review of a completed visit: 1 to 5, and an optional comment."""
+
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+
+    class Meta:
+        model = Review
+        fields = ["rating", "comment"]
 
 
 class RescheduleSerializer(serializers.Serializer):

@@ -24,8 +24,10 @@ from config.errors import Invalid, NotFound, Refused
 from doctor.models import (
     Booking,
     Hold,
+    Review,
     TimeSlot,
     WaitlistEntry,
+    clinic_datetime,
     clinic_now,
     wall_clock_exists,
 )
@@ -48,6 +50,13 @@ BOOKING_NOT_FOUND = "Booking not found"
 BOOKING_NOT_ACTIVE = "Booking is not active"
 TOO_LATE_TO_RESCHEDULE = "Too late to reschedule"
 OTHER_DOCTOR = "Slot belongs to another doctor"
+TOO_SOON = "Slot is too soon to book"
+TOO_FAR = "Slot is too far ahead to book"
+TOO_MANY_BOOKINGS = "Too many active bookings"
+TOO_LATE_TO_CANCEL = "Too late to cancel"
+VISIT_NOT_STARTED = "Visit has not started"
+VISIT_NOT_COMPLETED = "Visit not completed"
+ALREADY_REVIEWED = "Already reviewed"
 END_NOT_AFTER_START = "Must be after start_time."
 PARTIAL_MINUTES = "The slot must last a whole number of minutes."
 TOO_FAR_AHEAD = f"Slot starts more than {MAX_DAYS_AHEAD} days from today"
@@ -369,14 +378,69 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
             raise Refused(NOT_BOOKED)
         if slot.is_past:
             raise Refused(IN_THE_PAST)
+        cancelled_by = _canceller(user, slot)
+        # Only the patient is bound by the notice; the doctor and staff may always cancel.
+        if cancelled_by == Booking.CancelledBy.PATIENT and _inside_cancel_notice(slot):
+            raise Refused(TOO_LATE_TO_CANCEL)
         booking.status = Booking.Status.CANCELLED
         booking.cancelled_at = timezone.now()
-        booking.save(update_fields=["status", "cancelled_at"])
+        booking.cancelled_by = cancelled_by
+        booking.save(update_fields=["status", "cancelled_at", "cancelled_by"])
         _set_booked(slot, False)
         event_emit("booking.cancelled", booking_data(booking))
         offer_freed_slot(slot, passed_by=booking.patient)
     booking.slot = slot
     return booking
+
+
+def _canceller(user, slot):
+    if user is None:
+        return Booking.CancelledBy.STAFF
+    if user.pk == slot.doctor_id:
+        return Booking.CancelledBy.DOCTOR
+    return Booking.CancelledBy.PATIENT
+
+
+def _starts_within(slot, minutes):
+    """The slot starts less than `minutes` from now (or has started)."""
+    start = clinic_datetime(slot.date, slot.start_time)
+    return start < timezone.now() + timedelta(minutes=minutes)
+
+
+def _inside_cancel_notice(slot):
+    """Too late for the patient to cancel or move a visit in this slot: less than its
+    doctor's cancel_notice_minutes before the start (exactly that much is in time)."""
+    return slot.is_past or _starts_within(slot, slot.doctor.cancel_notice_minutes)
+
+
+def booking_window_refusal(slot):
+    """Why the slot's doctor does not let patients book it now, or None: the
+    doctor's minimum notice and horizon, as TimeSlotQuerySet.bookable() lists them.
+    A slot starting exactly min_booking_notice_minutes from now may be booked."""
+    doctor = slot.doctor
+    if _starts_within(slot, doctor.min_booking_notice_minutes):
+        return TOO_SOON
+    ahead = doctor.max_booking_days_ahead
+    if ahead is not None and slot.date > clinic_now().date() + timedelta(days=ahead):
+        return TOO_FAR
+    return None
+
+
+def active_future_bookings(patient):
+    """The patient's bookings that count against MAX_ACTIVE_BOOKINGS: booked, not yet started."""
+    return Booking.objects.filter(
+        patient=patient, status=Booking.Status.BOOKED, slot__in=TimeSlot.objects.upcoming()
+    )
+
+
+def _check_booking_cap(patient, *, lock=True):
+    """At most MAX_ACTIVE_BOOKINGS per patient. Counted under the patient's row lock
+    (taken after the slot's, as everywhere), so one patient's parallel bookings of
+    different slots queue here and each counts the ones committed before it."""
+    if lock:
+        _lock_user(patient)
+    if active_future_bookings(patient).count() >= settings.MAX_ACTIVE_BOOKINGS:
+        raise Refused(TOO_MANY_BOOKINGS)
 
 
 def _lock_user(user):
@@ -468,16 +532,34 @@ def hold_release(*, hold_id, patient):
         return hold
 
 
-def _refuse_unbookable(slot, hold, patient):
-    """The target's refusals shared by booking, holding and rescheduling, in contract order."""
+def _slot_refusal(slot, hold, patient):
+    """Why nobody but the holder may take the slot now, or None."""
     if slot.is_booked:
-        raise Refused(ALREADY_BOOKED)
+        return ALREADY_BOOKED
     if hold is not None and hold.patient_id != patient.pk:
-        raise Refused(HELD)
+        return HELD
     if not slot.is_available or not slot.doctor.is_active:
-        raise Refused(NOT_AVAILABLE)
+        return NOT_AVAILABLE
     if slot.is_past:
-        raise Refused(IN_THE_PAST)
+        return IN_THE_PAST
+    return None
+
+
+def _refuse_unbookable(slot, hold, patient, *, moving_from=None, lock=True):
+    """The target's refusals shared by booking, holding and rescheduling, in contract order.
+
+    `moving_from` is the slot a reschedule leaves: the target must be its doctor's,
+    and the move adds no active booking, so the cap is not checked. `lock=False`
+    counts the cap without locking the patient's row (judging a waitlist offer).
+    """
+    refusal = _slot_refusal(slot, hold, patient)
+    if refusal is None and moving_from is not None and slot.doctor_id != moving_from.doctor_id:
+        refusal = OTHER_DOCTOR
+    refusal = refusal or booking_window_refusal(slot)
+    if refusal is not None:
+        raise Refused(refusal)
+    if moving_from is None:
+        _check_booking_cap(patient, lock=lock)
 
 
 def booking_reschedule(*, booking_id, patient, slot_id):
@@ -495,15 +577,13 @@ def booking_reschedule(*, booking_id, patient, slot_id):
         booking.refresh_from_db(fields=["status"])  # decided on under the slot's lock
         if booking.status != Booking.Status.BOOKED:
             raise Refused(BOOKING_NOT_ACTIVE)
-        if old_slot.is_past:
+        if _inside_cancel_notice(old_slot):
             raise Refused(TOO_LATE_TO_RESCHEDULE)
         target = slots.get(slot_id)
         if target is None:
             raise SlotNotFound()
         hold = _live_hold(target)
-        _refuse_unbookable(target, hold, patient)
-        if target.doctor_id != old_slot.doctor_id:
-            raise Refused(OTHER_DOCTOR)
+        _refuse_unbookable(target, hold, patient, moving_from=old_slot)
         if hold is not None:
             _end_hold(hold, Hold.Status.USED)
         booking.status = Booking.Status.RESCHEDULED
@@ -559,7 +639,10 @@ def _could_hold(slot, patient):
     """Whether `patient` could hold the slot now: the refusals of booking and holding
     decide (_refuse_unbookable), so every clinic rule added there applies here too."""
     try:
-        _refuse_unbookable(slot, None, patient)
+        # Not the patient's row lock: an offer adds no booking (booking it counts the
+        # cap under the lock), and locking a second user here could deadlock against
+        # that user's own hold passing a slot to this one.
+        _refuse_unbookable(slot, None, patient, lock=False)
     except Refused:
         return False
     return True
@@ -682,3 +765,50 @@ def lapsed_holds_pass_on():
             if offer_freed_slot(slot, passed_by=lapsed.patient) is not None:
                 offered += 1
     return offered
+
+
+# --- visit outcomes and reviews --------------------------------------------------
+
+
+def booking_outcome(*, booking_id, doctor, status):
+    """The slot's doctor records how a started visit went: `completed` or `no_show`.
+
+    The slot stays booked (its visit happened, or was due): it can be neither
+    re-opened nor deleted, and the booking is no longer active.
+    """
+    with transaction.atomic():
+        booking = Booking.objects.filter(pk=booking_id, slot__doctor=doctor).first()
+        if booking is None:
+            raise NotFound(BOOKING_NOT_FOUND)
+        slot = _locked_slot(booking.slot_id)
+        booking.refresh_from_db(fields=["status"])  # decided on under the slot's lock
+        if booking.status != Booking.Status.BOOKED:
+            raise Refused(BOOKING_NOT_ACTIVE)
+        if not slot.is_past:
+            raise Refused(VISIT_NOT_STARTED)
+        booking.status = status
+        booking.save(update_fields=["status"])
+        event_emit(f"booking.{status}", booking_data(booking))
+    booking.slot = slot
+    return booking
+
+
+def review_create(*, booking_id, patient, rating, comment=""):
+    """The patient's review of their completed visit; one per booking (the database
+    refuses a second one, so two at once give one review and one refusal)."""
+    booking = Booking.objects.select_related("slot").filter(pk=booking_id, patient=patient).first()
+    if booking is None:
+        raise NotFound(BOOKING_NOT_FOUND)
+    if booking.status != Booking.Status.COMPLETED:
+        raise Refused(VISIT_NOT_COMPLETED)
+    if Review.objects.filter(booking=booking).exists():
+        raise Refused(ALREADY_REVIEWED)
+    try:
+        with transaction.atomic():
+            return Review.objects.create(
+                booking=booking, doctor_id=booking.slot.doctor_id, rating=rating, comment=comment
+            )
+    except IntegrityError as exc:
+        if not Review.objects.filter(booking=booking).exists():
+            raise
+        raise Refused(ALREADY_REVIEWED) from exc  # reviewed at the same moment

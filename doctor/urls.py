@@ -37,6 +37,9 @@ urlpatterns = [
         views.reschedule_booking,
         name="booking-reschedule",
     ),
+    path("bookings/<id:booking_id>/complete/", views.complete_booking, name="booking-complete"),
+    path("bookings/<id:booking_id>/no-show/", views.no_show_booking, name="booking-no-show"),
+    path("user/bookings/<id:booking_id>/review/", views.review_booking, name="booking-review"),
     path("list/", views.doctor_list, name="doctor-list"),
     path("user/timeslots/", views.user_available_slots, name="available-slots"),
 ]

@@ -36,7 +36,7 @@ from config.openapi import (
 from config.throttles import SharedScopedRateThrottle
 from doctor import services
 from doctor.filters import AvailableSlotFilter, DoctorFilter, OwnSlotFilter, filtered
-from doctor.models import Booking, TimeSlot, WaitlistEntry
+from doctor.models import Booking, TimeSlot, WaitlistEntry, with_card_figures
 from doctor.pagination import list_response
 from doctor.serializers import (
     BookingSerializer,
@@ -45,6 +45,7 @@ from doctor.serializers import (
     DoctorCardSerializer,
     OwnSlotSerializer,
     RescheduleSerializer,
+    ReviewSerializer,
     TimeSlotSerializer,
     WaitlistEntrySerializer,
     slot_row_columns,
@@ -69,6 +70,23 @@ RESCHEDULED = inline_serializer(
         "rescheduled_from": serializers.IntegerField(),
     },
 )
+VISIT_RECORDED = inline_serializer(
+    "VisitRecorded",
+    {
+        "message": serializers.CharField(),
+        "booking_id": serializers.IntegerField(),
+        "status": serializers.ChoiceField(choices=["completed", "no_show"]),
+    },
+)
+REVIEW_SAVED = inline_serializer(
+    "ReviewSaved",
+    {
+        "message": serializers.CharField(),
+        "rating": serializers.IntegerField(),
+        "comment": serializers.CharField(),
+    },
+)
+BOOKING_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Booking not found"}`.')
 HOLD_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Hold not found"}`.')
 ENTRY_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Waitlist entry not found"}`.')
 
@@ -195,7 +213,7 @@ def public_list_schema(serializer_class, name, filters):
 def doctor_list(request):
     """Active doctors as cards."""
     doctors = UserProfile.objects.filter(user_type=UserType.DOCTOR, is_active=True)
-    doctors = filtered(DoctorFilter, request, doctors).order_by("id")
+    doctors = with_card_figures(filtered(DoctorFilter, request, doctors).order_by("id"))
     return list_response(request, doctors, DoctorCardSerializer)
 
 
@@ -444,3 +462,51 @@ def waitlist_leave(request, entry_id):
     """Leave a waitlist; a live offer is released and passes to the next patient."""
     services.waitlist_leave(entry_id=entry_id, patient=request.user)
     return Response({"message": "Left the waitlist"})
+
+
+def _record_visit(request, booking_id, outcome):
+    booking = services.booking_outcome(booking_id=booking_id, doctor=request.user, status=outcome)
+    return Response(
+        {"message": "Visit recorded", "booking_id": booking.id, "status": booking.status}
+    )
+
+
+VISIT_SCHEMA = extend_schema(
+    request=None,
+    responses={200: VISIT_RECORDED, 400: MESSAGE, 404: BOOKING_NOT_FOUND, **ROLE_REFUSALS},
+)
+
+
+@VISIT_SCHEMA
+@api_view(["POST"])
+@permission_classes([IsDoctor])
+def complete_booking(request, booking_id):
+    """Record that the visit of a booking on the caller's slot took place."""
+    return _record_visit(request, booking_id, Booking.Status.COMPLETED)
+
+
+@VISIT_SCHEMA
+@api_view(["POST"])
+@permission_classes([IsDoctor])
+def no_show_booking(request, booking_id):
+    """Record that the patient of a booking on the caller's slot did not come."""
+    return _record_visit(request, booking_id, Booking.Status.NO_SHOW)
+
+
+@extend_schema(
+    request=ReviewSerializer,
+    responses={201: REVIEW_SAVED, 400: FIELD_ERRORS, 404: BOOKING_NOT_FOUND, **ROLE_REFUSALS},
+)
+@api_view(["POST"])
+@permission_classes([IsPatient])
+def review_booking(request, booking_id):
+    """Review the caller's completed visit, once."""
+    serializer = ReviewSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    review = services.review_create(
+        booking_id=booking_id, patient=request.user, **serializer.validated_data
+    )
+    return Response(
+        {"message": "Review saved", "rating": review.rating, "comment": review.comment},
+        status=status.HTTP_201_CREATED,
+    )

@@ -67,6 +67,9 @@ def test_user_change_form_saves_profile_and_keeps_password(staff, doctor):
             "specialization": "cardiology",
             "years_of_experience": "9",
             "consultation_fee": "750",
+            # The policy fields come pre-filled in the form; a browser sends them back.
+            "cancel_notice_minutes": "0",
+            "min_booking_notice_minutes": "0",
             "is_active": "on",
             "date_joined_0": "2025-01-01",
             "date_joined_1": "09:00:00",
@@ -94,6 +97,8 @@ def test_user_add_form_creates_user_with_hashed_password(staff):
             "specialization": "dermatology",
             "years_of_experience": "4",
             "consultation_fee": "650",
+            "cancel_notice_minutes": "0",
+            "min_booking_notice_minutes": "0",
             "password1": "Another-pass-77",
             "password2": "Another-pass-77",
         },

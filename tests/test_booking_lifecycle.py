@@ -49,9 +49,18 @@ def test_my_bookings_carry_status_times_and_the_full_slot(patient, patient_clien
 
     (item,) = patient_client.get(MY_BOOKINGS_URL).json()
 
-    assert set(item) == {"id", "status", "created_at", "cancelled_at", "rescheduled_from", "slot"}
+    assert set(item) == {
+        "id",
+        "status",
+        "created_at",
+        "cancelled_at",
+        "cancelled_by",
+        "rescheduled_from",
+        "slot",
+    }
     assert item["status"] == "booked"
     assert item["cancelled_at"] is None
+    assert item["cancelled_by"] is None
     assert item["slot"]["id"] == booking.slot_id
     assert item["slot"]["doctor_details"]["fullName"] == booking.slot.doctor.full_name
     assert item["slot"]["is_booked"] is True
@@ -66,6 +75,7 @@ def test_my_bookings_keep_cancelled_ones(patient, patient_client):
 
     assert item["status"] == "cancelled"
     assert item["cancelled_at"] is not None
+    assert item["cancelled_by"] == "patient"
 
 
 @pytest.mark.parametrize("client_name", ["doctor_client", "admin_client_jwt"])

@@ -77,6 +77,9 @@ def doctor_profile(doctor, **changes):
         "homeConsultation": False,
         "languages": "",
         "description": "",
+        "cancelNoticeMinutes": 0,
+        "minBookingNoticeMinutes": 0,
+        "maxBookingDaysAhead": None,
     } | changes
 
 
@@ -279,6 +282,9 @@ EVERY_DOCTOR_FIELD = {
     "homeConsultation": True,
     "languages": "English, Kannada",
     "description": "Heart care for all ages.",
+    "cancelNoticeMinutes": 120,
+    "minBookingNoticeMinutes": 60,
+    "maxBookingDaysAhead": 30,
 }
 EVERY_DOCTOR_FIELD_STORED = {
     "full_name": "Dr Lakshman Rao",
@@ -292,6 +298,9 @@ EVERY_DOCTOR_FIELD_STORED = {
     "home_consultation": True,
     "languages": "English, Kannada",
     "description": "Heart care for all ages.",
+    "cancel_notice_minutes": 120,
+    "min_booking_notice_minutes": 60,
+    "max_booking_days_ahead": 30,
 }
 
 

@@ -57,6 +57,12 @@ def test_a_doctor_card_carries_both_key_sets(api_client):
         "homeConsultation": False,
         "languages": "",
         "description": "",
+        "cancelNoticeMinutes": 0,
+        "minBookingNoticeMinutes": 0,
+        "maxBookingDaysAhead": None,
+        "rating": None,
+        "reviewCount": 0,
+        "patients": 0,
     }
 
 

@@ -161,6 +161,9 @@ def test_a_doctor_signs_up_with_the_snake_case_body(api_client):
             "homeConsultation": True,
             "languages": "English, Kannada",
             "description": "Children's health, vaccinations.",
+            "cancelNoticeMinutes": 0,
+            "minBookingNoticeMinutes": 0,
+            "maxBookingDaysAhead": None,
         },
     }
     assert stored(user, UNSET_DOCTOR_ROW) == {
@@ -198,6 +201,9 @@ def test_a_doctor_signs_up_with_the_camel_case_body_of_the_react_page(api_client
             "homeConsultation": False,
             "languages": "Hindi",
             "description": "Heart care.",
+            "cancelNoticeMinutes": 0,
+            "minBookingNoticeMinutes": 0,
+            "maxBookingDaysAhead": None,
         },
     }
 
