@@ -201,3 +201,13 @@ class Hold(models.Model):
     @property
     def is_live(self):
         return self.status == self.Status.ACTIVE and self.expires_at > timezone.now()
+
+
+class ListVersion(models.Model):
+    """One row: the version of the public lists' cache when that cache is per process
+    (no Redis), so every process sees a change made by any other (doctor/listcache.py)."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"List version {self.value}"

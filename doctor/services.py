@@ -6,6 +6,10 @@ everywhere. They raise the domain's refusals (config.errors), never HTTP:
 config.exceptions answers them in the contract's shape, the admin shows the
 same texts as form errors or messages.
 
+Every function here that changes slots, holds or bookings calls
+bump_after_commit() inside its transaction, after its writes: the public lists
+are served from a cache (doctor/listcache.py) that only that call invalidates.
+
 Every action that decides on a slot's flags re-reads the row with
 select_for_update() and decides on that locked copy, so a decision is never
 made on a stale read (the pattern healthchecks uses). On SQLite the lock is a
@@ -21,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import Invalid, NotFound, Refused
+from doctor.listcache import bump_after_commit
 from doctor.models import Booking, Hold, TimeSlot, clinic_now, wall_clock_exists
 from events.services import booking_data, event_emit
 
@@ -179,7 +184,9 @@ def _insert_slots(*, doctor, slots, name_each, skip_taken=False):
         if refusals:
             raise Invalid({"non_field_errors": refusals})
         _check_open_slots(doctor, len(slots))
-        return TimeSlot.objects.bulk_create(slots)
+        created = TimeSlot.objects.bulk_create(slots)
+        bump_after_commit()
+        return created
 
 
 def slot_create(*, doctor, date, start_time, end_time, duration=None, is_available=True):
@@ -285,6 +292,7 @@ def slot_update(*, slot_id, doctor, date, start_time, end_time, duration=None, i
         for name, value in {**fields, "is_available": is_available}.items():
             setattr(slot, name, value)
         slot.save(update_fields=[*fields, "is_available"])
+        bump_after_commit()
     return slot
 
 
@@ -296,6 +304,7 @@ def slot_toggle(*, slot_id, doctor):
             raise Refused(refusal)
         slot.is_available = not slot.is_available
         slot.save(update_fields=["is_available"])
+        bump_after_commit()
     slot.doctor = doctor
     return slot
 
@@ -308,6 +317,7 @@ def slot_delete(*, slot_id, doctor=None):
         if refusal := slot_change_refusal(slot, delete=True):
             raise Refused(refusal)
         slot.delete()
+        bump_after_commit()
 
 
 # --- booking ----------------------------------------------------------------------
@@ -325,6 +335,7 @@ def slot_book(*, slot_id, patient):
         _set_booked(slot, True)
         booking = Booking.objects.create(slot=slot, patient=patient)
         event_emit("booking.created", booking_data(booking))
+        bump_after_commit()
     return booking
 
 
@@ -352,6 +363,7 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
         booking.save(update_fields=["status", "cancelled_at"])
         _set_booked(slot, False)
         event_emit("booking.cancelled", booking_data(booking))
+        bump_after_commit()
     booking.slot = slot
     return booking
 
@@ -397,6 +409,7 @@ def hold_place(*, slot_id, patient):
             created_at=now,
             expires_at=now + timedelta(seconds=settings.HOLD_SECONDS),
         )
+        bump_after_commit()
         return hold, True
 
 
@@ -412,6 +425,7 @@ def hold_release(*, hold_id, patient):
             raise NotFound(HOLD_NOT_FOUND)
         hold.status = Hold.Status.RELEASED
         hold.save(update_fields=["status"])
+        bump_after_commit()
         return hold
 
 
@@ -464,6 +478,7 @@ def booking_reschedule(*, booking_id, patient, slot_id):
         moved = Booking.objects.create(slot=target, patient=patient, rescheduled_from=booking)
         # The new booking is the event's data; the move emits no booking.created.
         event_emit("booking.rescheduled", booking_data(moved))
+        bump_after_commit()
     return moved
 
 

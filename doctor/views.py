@@ -1,6 +1,7 @@
 import math
 from datetime import date
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -33,11 +34,12 @@ from config.openapi import (
     UNAUTHENTICATED,
     list_or_page,
 )
-from config.throttles import SharedScopedRateThrottle
+from config.throttles import SharedScopedRateThrottle, WriteThrottle
 from doctor import services
 from doctor.filters import AvailableSlotFilter, DoctorFilter, OwnSlotFilter, filtered
+from doctor.listcache import available_list_expiry
 from doctor.models import Booking, TimeSlot
-from doctor.pagination import list_response
+from doctor.pagination import list_response, read_once
 from doctor.serializers import (
     BookingSerializer,
     BulkSlotSerializer,
@@ -128,6 +130,8 @@ CANCELLED = inline_serializer(
 )
 @api_view(["GET", "POST"])
 @permission_classes([IsDoctor])
+@throttle_classes([WriteThrottle])
+@throttle_scope("slots")
 @idempotent
 def doctor_timeslots(request):
     """The caller's own slots (GET), or add one (POST)."""
@@ -192,9 +196,13 @@ def public_list_schema(serializer_class, name, filters):
 @public
 def doctor_list(request):
     """Active doctors as cards."""
-    doctors = UserProfile.objects.filter(user_type=UserType.DOCTOR, is_active=True)
-    doctors = filtered(DoctorFilter, request, doctors).order_by("id")
-    return list_response(request, doctors, DoctorCardSerializer)
+
+    def respond():
+        doctors = UserProfile.objects.filter(user_type=UserType.DOCTOR, is_active=True)
+        doctors = filtered(DoctorFilter, request, doctors).order_by("id")
+        return list_response(request, doctors, DoctorCardSerializer)
+
+    return read_once(request, "doctors", respond)
 
 
 @public_list_schema(
@@ -212,9 +220,14 @@ def doctor_list(request):
 @public
 def user_available_slots(request):
     """Every doctor's bookable slots, soonest first."""
-    slots = filtered(AvailableSlotFilter, request, TimeSlot.objects.bookable())
-    slots = slots.order_by("date", "start_time", "id").values(*slot_row_columns())
-    return list_response(request, slots, TimeSlotSerializer)
+
+    def respond():
+        slots = filtered(AvailableSlotFilter, request, TimeSlot.objects.bookable())
+        slots = slots.order_by("date", "start_time", "id").values(*slot_row_columns())
+        bound = settings.MAX_UNPAGED_SLOTS
+        return list_response(request, slots, TimeSlotSerializer, max_unpaged=bound)
+
+    return read_once(request, "available", respond, expires=available_list_expiry)
 
 
 @extend_schema(
@@ -304,6 +317,8 @@ def release_hold(request, hold_id):
 )
 @api_view(["POST"])
 @permission_classes([IsDoctor])
+@throttle_classes([WriteThrottle])
+@throttle_scope("slots")
 @idempotent
 def bulk_create_slots(request):
     """Add a run of back-to-back slots over one or more days, all or nothing."""
