@@ -124,6 +124,7 @@ CANCELLED = inline_serializer(
     responses={
         201: OwnSlotSerializer,
         400: FIELD_ERRORS,
+        429: THROTTLED,
         **ROLE_REFUSALS,
         **IDEMPOTENCY_REFUSALS,
     },
@@ -214,6 +215,22 @@ def doctor_list(request):
         OpenApiParameter("date_from", date, description="Only slots on or after this day."),
         OpenApiParameter("date_to", date, description="Only slots on or before this day."),
         OpenApiParameter("specialization", str, description="The doctor's, ignoring case."),
+        OpenApiParameter(
+            "X-Truncated",
+            str,
+            OpenApiParameter.HEADER,
+            response=[200],
+            description="`true` when the plain array stopped at MAX_UNPAGED_SLOTS (default "
+            "5000) soonest slots; `Link` then points at the cursor page after them.",
+        ),
+        OpenApiParameter(
+            "Link",
+            str,
+            OpenApiParameter.HEADER,
+            response=[200],
+            description='`<URL>; rel="next"`: with `X-Truncated`, the cursor page that '
+            "follows the last slot of the array.",
+        ),
     ],
 )
 @api_view(["GET"])
@@ -311,6 +328,7 @@ def release_hold(request, hold_id):
     responses={
         201: TimeSlotSerializer(many=True),
         400: FIELD_ERRORS,
+        429: THROTTLED,
         **ROLE_REFUSALS,
         **IDEMPOTENCY_REFUSALS,
     },
