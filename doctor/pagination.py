@@ -8,7 +8,8 @@ from datetime import date, datetime, time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q
+from django.db.models import F
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.http import HttpResponse
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
@@ -54,6 +55,13 @@ class OptInLimitOffsetPagination(LimitOffsetPagination):
 
 def _plain(value):
     return value.isoformat() if isinstance(value, date | time | datetime) else value
+
+
+def cursor_token(key, backwards=False):
+    """The opaque `cursor` of a link: the key of the row a page continues from
+    (its ORDER BY columns, as JSON-able values) and the direction."""
+    payload = json.dumps({"p": [_plain(v) for v in key], "r": backwards}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
 class KeysetPagination:
@@ -115,8 +123,7 @@ class KeysetPagination:
         )
 
     def _link(self, key, backwards):
-        payload = json.dumps({"p": key, "r": backwards}, separators=(",", ":"))
-        token = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+        token = cursor_token(key, backwards)
         return replace_query_param(self.request.build_absolute_uri(), "cursor", token)
 
     def _decode(self, token):
@@ -147,17 +154,14 @@ class KeysetPagination:
         return value
 
     def _beyond(self, position, backwards):
-        """Rows after `position` in list order (before it when `backwards`): the
-        row comparison spelled out, led by a plain bound on the first column that
-        the planner turns into an index condition."""
-        condition = None
-        for (name, descending), value in reversed(list(zip(self.ordering, position, strict=True))):
-            past = "lt" if descending != backwards else "gt"
-            strict = Q(**{f"{name}__{past}": value})
-            condition = strict if condition is None else strict | (Q(**{name: value}) & condition)
-        (name, descending), value = self.ordering[0], position[0]
-        bound = "lte" if descending != backwards else "gte"
-        return Q(**{f"{name}__{bound}": value}) & condition
+        """Rows after `position` in list order (before it when `backwards`), as one
+        row comparison, `(date, start_time, id) > (...)`: PostgreSQL reads it as an
+        index condition, so a page deep down starts where it should."""
+        directions = {descending for _, descending in self.ordering}
+        assert len(directions) == 1, "the key's columns must all go the same way"
+        later = directions.pop() == backwards
+        columns = Tuple(*(F(name) for name, _ in self.ordering))
+        return (TupleGreaterThan if later else TupleLessThan)(columns, tuple(position))
 
 
 def _form(request):
