@@ -223,5 +223,7 @@ def read_once(request, name, respond, *, expires=None):
         headers = {key: response[key] for key in ("X-Truncated", "Link") if key in response}
         return content, headers, expires(response.data) if expires else None
 
-    content, headers, _ = listcache.cached(name, build)
+    # Per site: a truncated list's Link names the host and scheme it was asked on.
+    site = request.build_absolute_uri("/")
+    content, headers, _ = listcache.cached(f"{name}:{site}", build)
     return HttpResponse(content, content_type="application/json", headers=headers)
