@@ -328,6 +328,22 @@ def test_with_redis_the_version_is_a_shared_counter_and_a_hit_costs_no_query(
     assert slot_ids(api_client.get(AVAILABLE_URL)) == []
 
 
+def test_with_redis_the_version_moves_in_the_transaction_and_again_after_commit(
+    redis_lists, patient, django_capture_on_commit_callbacks
+):
+    slot = TimeSlotFactory()
+    before = listcache.current_version()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.slot_book(slot_id=slot.id, patient=patient)
+        # Inside: readers of the writer's own transaction see the change.
+        assert redis_lists.get(listcache.VERSION_KEY) == before + 1
+
+    # After commit: a reader that read the first bump before the commit cannot
+    # have stored pre-commit bytes under the version readers now ask for.
+    assert redis_lists.get(listcache.VERSION_KEY) == before + 2
+
+
 def test_an_unreachable_redis_serves_the_lists_from_the_database(settings, api_client, patient):
     settings.CACHES = {
         "default": {
