@@ -3,6 +3,7 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import forms as auth_forms
 
 from accounts.models import DOCTOR_FIELDS, UserProfile, normalize_email
+from doctor.listcache import bump_after_commit
 
 
 class UserCreationForm(auth_forms.UserCreationForm):
@@ -55,3 +56,17 @@ class UserProfileAdmin(auth_admin.UserAdmin):
         ),
         ("Doctor", {"classes": ("wide",), "fields": DOCTOR_FIELDS}),
     )
+
+    # A doctor's card (and every slot's doctor_details) shows these fields: the
+    # public lists' cache must not outlive an edit (doctor/listcache.py).
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        bump_after_commit()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        bump_after_commit()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        bump_after_commit()

@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import UserProfile
 from config.errors import Refused
+from doctor.listcache import bump_after_commit
 
 
 class EmailTaken(Refused):
@@ -17,7 +18,9 @@ def user_signup(*, email: str, password: str, **fields) -> UserProfile:
     """Create a patient or doctor account; one account per address, whatever its case."""
     _refuse_taken(email)
     with _one_account_per_address():
-        return UserProfile.objects.create_user(email, password, **fields)
+        user = UserProfile.objects.create_user(email, password, **fields)
+        bump_after_commit()  # a new doctor's card
+        return user
 
 
 def user_update(*, user: UserProfile, **fields) -> UserProfile:
@@ -28,6 +31,7 @@ def user_update(*, user: UserProfile, **fields) -> UserProfile:
         setattr(user, name, value)
     with _one_account_per_address():
         user.save(update_fields=list(fields))
+        bump_after_commit()  # what the user's doctor card (and slots' doctor_details) show
     return user
 
 

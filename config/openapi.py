@@ -33,11 +33,25 @@ PAGE_PARAMETERS = [
         "`{count, next, previous, results}`; left out: a plain array.",
     ),
     OpenApiParameter("offset", int, description="Rows to skip before the page (with `limit`)."),
+    OpenApiParameter(
+        "page_size",
+        int,
+        description="Page size (1-500, more gives 500) of a cursor page "
+        "`{next, previous, results}`: no count, the same cost at any depth. "
+        "Not with `limit`/`offset`.",
+    ),
+    OpenApiParameter(
+        "cursor",
+        str,
+        description="Where a cursor page starts: only as found in a `next` or `previous` "
+        "link (opaque). Alone, pages of 50.",
+    ),
 ]
 
 
 def list_or_page(serializer_class, name):
-    """A list endpoint's 200: the plain array, or a DRF page when `limit` is given."""
+    """A list endpoint's 200: the plain array, a DRF page when `limit` is given, or a
+    cursor page when `page_size` or `cursor` is."""
     page = inline_serializer(
         f"{name}Page",
         {
@@ -47,9 +61,17 @@ def list_or_page(serializer_class, name):
             "results": serializer_class(many=True),
         },
     )
+    cursor_page = inline_serializer(
+        f"{name}CursorPage",
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
     return PolymorphicProxySerializer(
         component_name=f"{name}ListOrPage",
-        serializers=[serializer_class(many=True), page],
+        serializers=[serializer_class(many=True), page, cursor_page],
         resource_type_field_name=None,
         many=False,
     )

@@ -129,6 +129,13 @@ CALENDAR_UID_DOMAIN = "quickmed-slots"
 
 # Bounds against flooding: a doctor's open (unbooked, upcoming) slots at most.
 MAX_OPEN_SLOTS_PER_DOCTOR = env.int("MAX_OPEN_SLOTS_PER_DOCTOR", default=2000)
+# The unpaged public slot list stops at this many (the soonest), with
+# `X-Truncated: true` and a Link to the next cursor page.
+MAX_UNPAGED_SLOTS = env.int("MAX_UNPAGED_SLOTS", default=5000)
+# The public lists are kept rendered (doctor/listcache.py) until a change bumps
+# their version; this bounds how long an entry can outlive a lost bump.
+LIST_CACHE = env.bool("LIST_CACHE", default=True)
+LIST_CACHE_SECONDS = env.int("LIST_CACHE_SECONDS", default=300)
 
 # Clinic policy: a new doctor's cancellation notice (each doctor may change theirs),
 # and a patient's active future bookings at most (against hoarding slots).
@@ -293,6 +300,8 @@ REST_FRAMEWORK = {
         "signup": env.str("THROTTLE_RATE_SIGNUP", default="20/hour"),
         "booking": env.str("THROTTLE_RATE_BOOKING", default="30/min"),
         "profile": env.str("THROTTLE_RATE_PROFILE", default="30/min"),
+        # Per doctor, single and bulk slot creation together.
+        "slots": env.str("THROTTLE_RATE_SLOTS", default="60/min"),
     },
     # How many proxies in front of the app append to X-Forwarded-For; 0 trusts
     # none, so a client cannot dodge the per-IP limits with a forged header.

@@ -2,6 +2,7 @@ import logging
 import math
 
 from redis.exceptions import RedisError
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import ScopedRateThrottle
 
 logger = logging.getLogger(__name__)
@@ -64,3 +65,12 @@ class SharedScopedRateThrottle(ScopedRateThrottle):
     def wait(self):
         """Seconds until the client's window ends, for Retry-After."""
         return min(max(self.window_ends - self.timer(), 1), self.duration)
+
+
+class WriteThrottle(SharedScopedRateThrottle):
+    """The scope's budget spent by writes only: reading the same URL is free."""
+
+    def allow_request(self, request, view):
+        if request.method in SAFE_METHODS:
+            return True
+        return super().allow_request(request, view)

@@ -438,3 +438,13 @@ def with_card_figures(doctors):
             for name, sql in figures.items()
         }
     )
+
+
+class ListVersion(models.Model):
+    """One row: the version of the public lists' cache when that cache is per process
+    (no Redis), so every process sees a change made by any other (doctor/listcache.py)."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"List version {self.value}"

@@ -6,6 +6,10 @@ everywhere. They raise the domain's refusals (config.errors), never HTTP:
 config.exceptions answers them in the contract's shape, the admin shows the
 same texts as form errors or messages.
 
+Every function here that changes slots, holds or bookings calls
+bump_after_commit() inside its transaction, after its writes: the public lists
+are served from a cache (doctor/listcache.py) that only that call invalidates.
+
 Every action that decides on a slot's flags re-reads the row with
 select_for_update() and decides on that locked copy, so a decision is never
 made on a stale read (the pattern healthchecks uses). On SQLite the lock is a
@@ -21,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Invalid, NotFound, Refused
+from doctor.listcache import bump_after_commit
 from doctor.models import (
     Booking,
     Hold,
@@ -207,6 +212,7 @@ def _insert_slots(*, doctor, slots, name_each, skip_taken=False):
         created = TimeSlot.objects.bulk_create(slots)
         # New rows nobody else can see yet: no lock needed to offer them.
         _offer_new_slots(doctor, created)
+        bump_after_commit()
         return created
 
 
@@ -314,6 +320,7 @@ def slot_update(*, slot_id, doctor, date, start_time, end_time, duration=None, i
             setattr(slot, name, value)
         slot.save(update_fields=[*fields, "is_available"])
         offer_freed_slot(slot)
+        bump_after_commit()
     return slot
 
 
@@ -328,6 +335,7 @@ def slot_toggle(*, slot_id, doctor):
         slot.doctor = doctor
         if slot.is_available:
             offer_freed_slot(slot)
+        bump_after_commit()
     return slot
 
 
@@ -340,6 +348,7 @@ def slot_delete(*, slot_id, doctor=None):
         if refusal := slot_change_refusal(slot, delete=True):
             raise Refused(refusal)
         slot.delete()
+        bump_after_commit()
 
 
 # --- booking ----------------------------------------------------------------------
@@ -356,6 +365,7 @@ def slot_book(*, slot_id, patient):
         _set_booked(slot, True)
         booking = Booking.objects.create(slot=slot, patient=patient)
         event_emit("booking.created", booking_data(booking))
+        bump_after_commit()
     return booking
 
 
@@ -389,6 +399,7 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
         _set_booked(slot, False)
         event_emit("booking.cancelled", booking_data(booking))
         offer_freed_slot(slot, passed_by=booking.patient)
+        bump_after_commit()
     booking.slot = slot
     return booking
 
@@ -514,6 +525,7 @@ def hold_place(*, slot_id, patient):
         )
         for other in freed:
             offer_freed_slot(other, passed_by=patient)
+        bump_after_commit()
         return hold, True
 
 
@@ -529,6 +541,7 @@ def hold_release(*, hold_id, patient):
             raise NotFound(HOLD_NOT_FOUND)
         _end_hold(hold, Hold.Status.RELEASED)  # an offer's entry: declined
         offer_freed_slot(slot, passed_by=patient)
+        bump_after_commit()
         return hold
 
 
@@ -595,6 +608,7 @@ def booking_reschedule(*, booking_id, patient, slot_id):
         # The new booking is the event's data; the move emits no booking.created.
         event_emit("booking.rescheduled", booking_data(moved))
         offer_freed_slot(old_slot, passed_by=patient)
+        bump_after_commit()
     return moved
 
 
@@ -741,6 +755,7 @@ def _leave(entry, slot):
         offer_freed_slot(slot, passed_by=entry.patient)
     entry.status = WaitlistEntry.Status.LEFT
     entry.save(update_fields=["status"])
+    bump_after_commit()
     return entry
 
 
@@ -764,6 +779,7 @@ def lapsed_holds_pass_on():
             # offer_freed_slot ends the lapsed hold (and its entry) on the way.
             if offer_freed_slot(slot, passed_by=lapsed.patient) is not None:
                 offered += 1
+            bump_after_commit()
     return offered
 
 
@@ -789,6 +805,7 @@ def booking_outcome(*, booking_id, doctor, status):
         booking.status = status
         booking.save(update_fields=["status"])
         event_emit(f"booking.{status}", booking_data(booking))
+        bump_after_commit()  # the doctor card's count of patients
     booking.slot = slot
     return booking
 
@@ -805,9 +822,11 @@ def review_create(*, booking_id, patient, rating, comment=""):
         raise Refused(ALREADY_REVIEWED)
     try:
         with transaction.atomic():
-            return Review.objects.create(
+            review = Review.objects.create(
                 booking=booking, doctor_id=booking.slot.doctor_id, rating=rating, comment=comment
             )
+            bump_after_commit()  # the doctor card's rating
+            return review
     except IntegrityError as exc:
         if not Review.objects.filter(booking=booking).exists():
             raise

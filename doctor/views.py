@@ -1,6 +1,7 @@
 import math
 from datetime import date
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -33,11 +34,12 @@ from config.openapi import (
     UNAUTHENTICATED,
     list_or_page,
 )
-from config.throttles import SharedScopedRateThrottle
+from config.throttles import SharedScopedRateThrottle, WriteThrottle
 from doctor import services
 from doctor.filters import AvailableSlotFilter, DoctorFilter, OwnSlotFilter, filtered
+from doctor.listcache import available_list_expiry
 from doctor.models import Booking, TimeSlot, WaitlistEntry, with_card_figures
-from doctor.pagination import list_response
+from doctor.pagination import list_response, read_once
 from doctor.serializers import (
     BookingSerializer,
     BulkSlotSerializer,
@@ -142,12 +144,15 @@ CANCELLED = inline_serializer(
     responses={
         201: OwnSlotSerializer,
         400: FIELD_ERRORS,
+        429: THROTTLED,
         **ROLE_REFUSALS,
         **IDEMPOTENCY_REFUSALS,
     },
 )
 @api_view(["GET", "POST"])
 @permission_classes([IsDoctor])
+@throttle_classes([WriteThrottle])
+@throttle_scope("slots")
 @idempotent
 def doctor_timeslots(request):
     """The caller's own slots (GET), or add one (POST)."""
@@ -212,9 +217,13 @@ def public_list_schema(serializer_class, name, filters):
 @public
 def doctor_list(request):
     """Active doctors as cards."""
-    doctors = UserProfile.objects.filter(user_type=UserType.DOCTOR, is_active=True)
-    doctors = with_card_figures(filtered(DoctorFilter, request, doctors).order_by("id"))
-    return list_response(request, doctors, DoctorCardSerializer)
+
+    def respond():
+        doctors = UserProfile.objects.filter(user_type=UserType.DOCTOR, is_active=True)
+        doctors = with_card_figures(filtered(DoctorFilter, request, doctors).order_by("id"))
+        return list_response(request, doctors, DoctorCardSerializer)
+
+    return read_once(request, "doctors", respond)
 
 
 @public_list_schema(
@@ -226,15 +235,36 @@ def doctor_list(request):
         OpenApiParameter("date_from", date, description="Only slots on or after this day."),
         OpenApiParameter("date_to", date, description="Only slots on or before this day."),
         OpenApiParameter("specialization", str, description="The doctor's, ignoring case."),
+        OpenApiParameter(
+            "X-Truncated",
+            str,
+            OpenApiParameter.HEADER,
+            response=[200],
+            description="`true` when the plain array stopped at MAX_UNPAGED_SLOTS (default "
+            "5000) soonest slots; `Link` then points at the cursor page after them.",
+        ),
+        OpenApiParameter(
+            "Link",
+            str,
+            OpenApiParameter.HEADER,
+            response=[200],
+            description='`<URL>; rel="next"`: with `X-Truncated`, the cursor page that '
+            "follows the last slot of the array.",
+        ),
     ],
 )
 @api_view(["GET"])
 @public
 def user_available_slots(request):
     """Every doctor's bookable slots, soonest first."""
-    slots = filtered(AvailableSlotFilter, request, TimeSlot.objects.bookable())
-    slots = slots.order_by("date", "start_time", "id").values(*slot_row_columns())
-    return list_response(request, slots, TimeSlotSerializer)
+
+    def respond():
+        slots = filtered(AvailableSlotFilter, request, TimeSlot.objects.bookable())
+        slots = slots.order_by("date", "start_time", "id").values(*slot_row_columns())
+        bound = settings.MAX_UNPAGED_SLOTS
+        return list_response(request, slots, TimeSlotSerializer, max_unpaged=bound)
+
+    return read_once(request, "available", respond, expires=available_list_expiry)
 
 
 # The refusals of a patient's step on a slot (book, hold): the slot's rules, the
@@ -314,12 +344,15 @@ def release_hold(request, hold_id):
     responses={
         201: TimeSlotSerializer(many=True),
         400: FIELD_ERRORS,
+        429: THROTTLED,
         **ROLE_REFUSALS,
         **IDEMPOTENCY_REFUSALS,
     },
 )
 @api_view(["POST"])
 @permission_classes([IsDoctor])
+@throttle_classes([WriteThrottle])
+@throttle_scope("slots")
 @idempotent
 def bulk_create_slots(request):
     """Add a run of back-to-back slots over one or more days, all or nothing."""
