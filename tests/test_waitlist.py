@@ -501,18 +501,12 @@ def test_an_inactive_patient_is_skipped(doctor, booked):
     assert offered_to(entry, booked.slot)
 
 
-def test_a_patient_who_could_not_hold_the_slot_is_skipped(doctor, booked, monkeypatch):
-    # Eligibility is _refuse_unbookable's: a refusal there (a clinic rule) skips the patient.
+def test_a_patient_who_could_not_hold_the_slot_is_skipped(doctor, booked, settings):
+    # Eligibility is _refuse_unbookable's: a clinic rule refusing the patient skips them.
+    settings.MAX_ACTIVE_BOOKINGS = 1
     refused = waiting(doctor, minutes_ago=9)
+    BookingFactory(patient=refused.patient, slot__start_time=time(15, 0))  # at the cap
     entry = waiting(doctor)
-    real = services._refuse_unbookable
-
-    def refuse_one(slot, hold, patient):
-        if patient.pk == refused.patient_id:
-            raise services.Refused("Too many active bookings")
-        real(slot, hold, patient)
-
-    monkeypatch.setattr(services, "_refuse_unbookable", refuse_one)
 
     cancel(client_for(doctor), booked.slot)
 
