@@ -50,20 +50,18 @@ PAGE_PARAMETERS = [
 
 
 def list_or_page(serializer_class, name):
-    """A list endpoint's 200: the plain array, a DRF page when `limit` is given, or a
-    cursor page when `page_size` or `cursor` is."""
+    """A list endpoint's 200: the plain array, or a page when one is asked for.
+
+    One page schema serves both forms, so that a reply matches exactly one of the
+    two (a DRF page would match a separate cursor-page schema too): `count` comes
+    with `limit`/`offset` only, never with `page_size`/`cursor`.
+    """
     page = inline_serializer(
         f"{name}Page",
         {
-            "count": serializers.IntegerField(),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": serializer_class(many=True),
-        },
-    )
-    cursor_page = inline_serializer(
-        f"{name}CursorPage",
-        {
+            "count": serializers.IntegerField(
+                required=False, help_text="With `limit`/`offset` only: all rows."
+            ),
             "next": serializers.URLField(allow_null=True),
             "previous": serializers.URLField(allow_null=True),
             "results": serializer_class(many=True),
@@ -71,7 +69,7 @@ def list_or_page(serializer_class, name):
     )
     return PolymorphicProxySerializer(
         component_name=f"{name}ListOrPage",
-        serializers=[serializer_class(many=True), page, cursor_page],
+        serializers=[serializer_class(many=True), page],
         resource_type_field_name=None,
         many=False,
     )
