@@ -10,7 +10,33 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from tests.factories import PASSWORD, DoctorFactory, PatientFactory, UserFactory
 
-__all__ = ["PASSWORD", "bearer", "client_for", "on_postgres", "run_together", "snapshot"]
+__all__ = [
+    "CANNOT_BE_SET",
+    "PASSWORD",
+    "TAKEN",
+    "UNSET_DOCTOR_ROW",
+    "bearer",
+    "client_for",
+    "on_postgres",
+    "run_together",
+    "snapshot",
+]
+
+# Replies and rows the account tests share.
+TAKEN = {"message": "Email already registered"}
+CANNOT_BE_SET = ["This field cannot be set."]
+# What a doctor who left the doctor fields out has, as stored.
+UNSET_DOCTOR_ROW = {
+    "specialization": "",
+    "years_of_experience": None,
+    "consultation_fee": None,
+    "clinic_address": "",
+    "video_consult_fee": None,
+    "home_consult_fee": None,
+    "home_consultation": False,
+    "languages": "",
+    "description": "",
+}
 
 
 def on_postgres():

@@ -13,24 +13,18 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import services
 from accounts.models import UserProfile
-from tests.conftest import client_for, run_together, snapshot
+from tests.conftest import (
+    CANNOT_BE_SET,
+    TAKEN,
+    UNSET_DOCTOR_ROW,
+    client_for,
+    run_together,
+    snapshot,
+)
 from tests.factories import PASSWORD, DoctorFactory, PatientFactory
 
-TAKEN = {"message": "Email already registered"}
-CANNOT_BE_SET = ["This field cannot be set."]
 ROLE_FIXED = {"userType": ["The role cannot be changed."]}
 NO_CREDENTIALS = {"detail": "Authentication credentials were not provided."}
-UNSET_DOCTOR_ROW = {
-    "specialization": "",
-    "years_of_experience": None,
-    "consultation_fee": None,
-    "clinic_address": "",
-    "video_consult_fee": None,
-    "home_consult_fee": None,
-    "home_consultation": False,
-    "languages": "",
-    "description": "",
-}
 
 pytestmark = pytest.mark.django_db
 

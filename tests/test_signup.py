@@ -10,24 +10,10 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import services
 from accounts.models import UserProfile
-from tests.conftest import run_together, snapshot
+from tests.conftest import CANNOT_BE_SET, TAKEN, UNSET_DOCTOR_ROW, run_together, snapshot
 from tests.factories import DoctorFactory, PatientFactory
 
 STRONG_PASSWORD = "Wq7!mountain-lamp"
-TAKEN = {"message": "Email already registered"}
-CANNOT_BE_SET = ["This field cannot be set."]
-# What a new doctor who left the doctor fields out has, as stored and as shown.
-UNSET_DOCTOR_ROW = {
-    "specialization": "",
-    "years_of_experience": None,
-    "consultation_fee": None,
-    "clinic_address": "",
-    "video_consult_fee": None,
-    "home_consult_fee": None,
-    "home_consultation": False,
-    "languages": "",
-    "description": "",
-}
 UNSET_DOCTOR_KEYS = {
     "specialization": "",
     "yearsOfExperience": None,
