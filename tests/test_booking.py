@@ -4,25 +4,21 @@ from datetime import time, timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from doctor.models import Booking, TimeSlot
 from tests.conftest import client_for
 from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
+from tests.steps import available_ids, book
 
 pytestmark = pytest.mark.django_db
-
-AVAILABLE_URL = "/api/doctor/user/timeslots/"
-
-
-def book_url(slot_id):
-    return f"/api/doctor/timeslots/{slot_id}/book/"
 
 
 def test_a_patient_books_a_free_slot(patient, patient_client):
     slot = TimeSlotFactory()
 
-    response = patient_client.post(book_url(slot.id))
+    response = book(patient_client, slot)
 
     assert response.status_code == 200
     booking = Booking.objects.get()
@@ -40,21 +36,21 @@ def test_a_patient_books_a_free_slot(patient, patient_client):
 
 def test_a_booked_slot_leaves_the_public_list_and_shows_booked_to_its_doctor(patient_client):
     slot = TimeSlotFactory()
-    patient_client.post(book_url(slot.id))
+    book(patient_client, slot)
 
-    assert client_for(slot.doctor).get("/api/doctor/timeslots/").json()[0]["is_booked"] is True
-    assert patient_client.get(AVAILABLE_URL).json() == []
+    assert client_for(slot.doctor).get(reverse("doctor-timeslots")).json()[0]["is_booked"] is True
+    assert available_ids(patient_client) == []
 
 
 def test_booking_refuses_anonymous_callers(api_client):
     slot = TimeSlotFactory()
-    assert api_client.post(book_url(slot.id)).status_code == 401
+    assert book(api_client, slot).status_code == 401
     assert not Booking.objects.exists()
 
 
 def test_booking_refuses_a_doctor(doctor_client):
     slot = TimeSlotFactory()
-    response = doctor_client.post(book_url(slot.id))
+    response = book(doctor_client, slot)
     assert response.status_code == 403
     assert "detail" in response.json()
     slot.refresh_from_db()
@@ -64,12 +60,12 @@ def test_booking_refuses_a_doctor(doctor_client):
 
 def test_booking_refuses_an_admin(admin_client_jwt):
     slot = TimeSlotFactory()
-    assert admin_client_jwt.post(book_url(slot.id)).status_code == 403
+    assert book(admin_client_jwt, slot).status_code == 403
     assert not Booking.objects.exists()
 
 
 def test_booking_an_unknown_slot_is_404(patient_client):
-    response = patient_client.post(book_url(424242))
+    response = book(patient_client, 424242)
     assert response.status_code == 404
     assert response.json() == {"message": "Slot not found"}
 
@@ -77,7 +73,7 @@ def test_booking_an_unknown_slot_is_404(patient_client):
 def test_booking_a_booked_slot_is_refused(patient_client):
     earlier = BookingFactory()
 
-    response = patient_client.post(book_url(earlier.slot_id))
+    response = book(patient_client, earlier.slot_id)
 
     assert response.status_code == 400
     assert response.json() == {"message": "Slot already booked"}
@@ -86,9 +82,9 @@ def test_booking_a_booked_slot_is_refused(patient_client):
 
 def test_booking_twice_by_the_same_patient_is_refused(patient, patient_client):
     slot = TimeSlotFactory()
-    patient_client.post(book_url(slot.id))
+    book(patient_client, slot)
 
-    response = patient_client.post(book_url(slot.id))
+    response = book(patient_client, slot)
 
     assert response.json() == {"message": "Slot already booked"}
     assert Booking.objects.count() == 1
@@ -97,7 +93,7 @@ def test_booking_twice_by_the_same_patient_is_refused(patient, patient_client):
 def test_booking_a_disabled_slot_is_refused(patient_client):
     slot = TimeSlotFactory(is_available=False)
 
-    response = patient_client.post(book_url(slot.id))
+    response = book(patient_client, slot)
 
     assert response.status_code == 400
     assert response.json() == {"message": "Slot is not available"}
@@ -108,7 +104,7 @@ def test_booking_a_disabled_slot_is_refused(patient_client):
 
 def test_booking_a_slot_of_an_inactive_doctor_is_refused(patient_client):
     slot = TimeSlotFactory(doctor=DoctorFactory(is_active=False))
-    response = patient_client.post(book_url(slot.id))
+    response = book(patient_client, slot)
     assert response.json() == {"message": "Slot is not available"}
     assert not Booking.objects.exists()
 
@@ -116,7 +112,7 @@ def test_booking_a_slot_of_an_inactive_doctor_is_refused(patient_client):
 def test_booking_a_past_slot_is_refused(patient_client):
     slot = TimeSlotFactory(date=timezone.localdate() - timedelta(days=1))
 
-    response = patient_client.post(book_url(slot.id))
+    response = book(patient_client, slot)
 
     assert response.status_code == 400
     assert response.json() == {"message": "Slot is in the past"}
@@ -130,13 +126,13 @@ def test_a_booked_slot_says_already_booked_before_anything_else(patient_client):
     slot = BookingFactory(
         slot__date=timezone.localdate() - timedelta(days=1), slot__start_time=time(8, 0)
     ).slot
-    response = patient_client.post(book_url(slot.id))
+    response = book(patient_client, slot)
     assert response.json() == {"message": "Slot already booked"}
 
 
 def test_a_disabled_past_slot_says_not_available_before_past(patient_client):
     slot = TimeSlotFactory(is_available=False, date=timezone.localdate() - timedelta(days=1))
-    response = patient_client.post(book_url(slot.id))
+    response = book(patient_client, slot)
     assert response.json() == {"message": "Slot is not available"}
 
 
@@ -144,7 +140,7 @@ def test_booking_ignores_a_body(patient, patient_client):
     other = PatientFactory()
     slot = TimeSlotFactory()
 
-    response = patient_client.post(book_url(slot.id), {"user_id": other.id}, format="json")
+    response = book(patient_client, slot, data={"user_id": other.id}, format="json")
 
     assert response.json()["user_id"] == patient.id
     assert Booking.objects.get().patient == patient
@@ -152,7 +148,7 @@ def test_booking_ignores_a_body(patient, patient_client):
 
 def test_booking_needs_post(patient_client):
     slot = TimeSlotFactory()
-    assert patient_client.get(book_url(slot.id)).status_code == 405
+    assert patient_client.get(reverse("slot-book", args=[slot.id])).status_code == 405
     assert not Booking.objects.exists()
 
 

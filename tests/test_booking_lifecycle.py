@@ -3,24 +3,18 @@
 from datetime import time, timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from doctor.models import Booking, TimeSlot
 from tests.conftest import client_for
 from tests.factories import BookingFactory, PatientFactory, TimeSlotFactory, tomorrow
+from tests.steps import available_ids, book, cancel
 
 pytestmark = pytest.mark.django_db
 
-MY_BOOKINGS_URL = "/api/doctor/user/bookings/"
-DOCTOR_BOOKINGS_URL = "/api/doctor/bookings/"
-
-
-def cancel_url(slot_id):
-    return f"/api/doctor/timeslots/{slot_id}/cancel/"
-
-
-def book_url(slot_id):
-    return f"/api/doctor/timeslots/{slot_id}/book/"
+MY_BOOKINGS_URL = reverse("user-bookings")
+DOCTOR_BOOKINGS_URL = reverse("doctor-bookings")
 
 
 def past_booking(**kwargs):
@@ -68,8 +62,8 @@ def test_my_bookings_carry_status_times_and_the_full_slot(patient, patient_clien
 
 def test_my_bookings_keep_cancelled_ones(patient, patient_client):
     slot = TimeSlotFactory()
-    patient_client.post(book_url(slot.id))
-    patient_client.post(cancel_url(slot.id))
+    book(patient_client, slot)
+    cancel(patient_client, slot)
 
     (item,) = patient_client.get(MY_BOOKINGS_URL).json()
 
@@ -104,7 +98,7 @@ def test_my_bookings_run_a_constant_number_of_queries(
 def test_the_patient_cancels_their_booking_and_the_slot_is_free_again(patient, patient_client):
     booking = BookingFactory(patient=patient)
 
-    response = patient_client.post(cancel_url(booking.slot_id))
+    response = cancel(patient_client, booking.slot)
 
     assert response.status_code == 200
     body = response.json()
@@ -124,7 +118,7 @@ def test_the_patient_cancels_their_booking_and_the_slot_is_free_again(patient, p
 def test_the_slots_doctor_cancels_a_booking(doctor, doctor_client):
     booking = BookingFactory(slot__doctor=doctor)
 
-    response = doctor_client.post(cancel_url(booking.slot_id))
+    response = cancel(doctor_client, booking.slot)
 
     assert response.status_code == 200
     booking.refresh_from_db()
@@ -134,10 +128,10 @@ def test_the_slots_doctor_cancels_a_booking(doctor, doctor_client):
 
 def test_a_cancelled_slot_is_listed_and_bookable_again(patient_client):
     booking = BookingFactory()
-    client_for(booking.patient).post(cancel_url(booking.slot_id))
+    cancel(client_for(booking.patient), booking.slot)
 
-    listed = [s["id"] for s in patient_client.get("/api/doctor/user/timeslots/").json()]
-    response = patient_client.post(book_url(booking.slot_id))
+    listed = available_ids(patient_client)
+    response = book(patient_client, booking.slot)
 
     assert booking.slot_id in listed
     assert response.status_code == 200
@@ -148,7 +142,7 @@ def test_a_cancelled_slot_is_listed_and_bookable_again(patient_client):
 def test_cancelling_a_free_slot_says_it_is_not_booked(doctor, doctor_client):
     slot = TimeSlotFactory(doctor=doctor)
 
-    response = doctor_client.post(cancel_url(slot.id))
+    response = cancel(doctor_client, slot)
 
     assert response.status_code == 400
     assert response.json() == {"message": "Slot is not booked"}
@@ -158,9 +152,9 @@ def test_cancelling_a_free_slot_says_it_is_not_booked(doctor, doctor_client):
 
 def test_cancelling_twice_says_not_booked_the_second_time(patient, patient_client):
     booking = BookingFactory(patient=patient)
-    patient_client.post(cancel_url(booking.slot_id))
+    cancel(patient_client, booking.slot)
 
-    response = patient_client.post(cancel_url(booking.slot_id))
+    response = cancel(patient_client, booking.slot)
 
     # The slot's booking is no longer the caller's: to them it is just a free slot.
     assert response.status_code == 404
@@ -171,7 +165,7 @@ def test_cancelling_twice_says_not_booked_the_second_time(patient, patient_clien
 def test_cancelling_a_past_booking_is_refused(patient):
     booking = past_booking(patient=patient)
 
-    response = client_for(patient).post(cancel_url(booking.slot_id))
+    response = cancel(client_for(patient), booking.slot)
 
     assert response.status_code == 400
     assert response.json() == {"message": "Slot is in the past"}
@@ -183,7 +177,7 @@ def test_cancelling_a_past_booking_is_refused(patient):
 def test_another_patient_cannot_cancel_and_gets_404(patient_client):
     booking = BookingFactory()
 
-    response = patient_client.post(cancel_url(booking.slot_id))
+    response = cancel(patient_client, booking.slot)
 
     assert response.status_code == 404
     assert response.json() == {"message": "Slot not found"}
@@ -194,7 +188,7 @@ def test_another_patient_cannot_cancel_and_gets_404(patient_client):
 def test_another_doctor_cannot_cancel_and_gets_404(other_doctor):
     booking = BookingFactory()
 
-    response = client_for(other_doctor).post(cancel_url(booking.slot_id))
+    response = cancel(client_for(other_doctor), booking.slot)
 
     assert response.status_code == 404
     booking.refresh_from_db()
@@ -203,37 +197,37 @@ def test_another_doctor_cannot_cancel_and_gets_404(other_doctor):
 
 def test_an_admin_cannot_cancel_through_the_api(admin_client_jwt):
     booking = BookingFactory()
-    assert admin_client_jwt.post(cancel_url(booking.slot_id)).status_code == 404
+    assert cancel(admin_client_jwt, booking.slot).status_code == 404
     booking.refresh_from_db()
     assert booking.status == "booked"
 
 
 def test_a_patient_with_no_booking_on_a_free_slot_gets_404(patient_client):
     slot = TimeSlotFactory()
-    response = patient_client.post(cancel_url(slot.id))
+    response = cancel(patient_client, slot)
     assert response.json() == {"message": "Slot not found"}
 
 
 def test_cancelling_a_missing_slot_is_404(patient_client):
-    response = patient_client.post(cancel_url(99999))
+    response = cancel(patient_client, 99999)
     assert (response.status_code, response.json()) == (404, {"message": "Slot not found"})
 
 
 def test_cancelling_needs_a_token(api_client):
     booking = BookingFactory()
-    assert api_client.post(cancel_url(booking.slot_id)).status_code == 401
+    assert cancel(api_client, booking.slot).status_code == 401
     booking.refresh_from_db()
     assert booking.status == "booked"
 
 
 def test_a_previous_patient_cannot_cancel_the_next_patients_booking(patient, patient_client):
     slot = TimeSlotFactory()
-    patient_client.post(book_url(slot.id))
-    patient_client.post(cancel_url(slot.id))
+    book(patient_client, slot)
+    cancel(patient_client, slot)
     newcomer = PatientFactory()
-    client_for(newcomer).post(book_url(slot.id))
+    book(client_for(newcomer), slot)
 
-    response = patient_client.post(cancel_url(slot.id))
+    response = cancel(patient_client, slot)
 
     assert response.status_code == 404
     assert Booking.objects.get(slot=slot, status="booked").patient == newcomer
@@ -293,9 +287,9 @@ def test_only_the_booking_endpoints_reveal_who_booked(doctor, doctor_client, api
     TimeSlotFactory(doctor=doctor, start_time=time(12, 0))
 
     for client, url in [
-        (doctor_client, "/api/doctor/timeslots/"),
-        (api_client, "/api/doctor/user/timeslots/"),
-        (api_client, "/api/doctor/list/"),
+        (doctor_client, reverse("doctor-timeslots")),
+        (api_client, reverse("available-slots")),
+        (api_client, reverse("doctor-list")),
     ]:
         body = client.get(url).content.decode()
         assert "hidden-patient" not in body

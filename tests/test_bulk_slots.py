@@ -11,7 +11,7 @@ from tests.factories import TimeSlotFactory
 
 pytestmark = pytest.mark.django_db
 
-URL = "/api/doctor/timeslots/bulk/"
+URL = reverse("slot-bulk")
 
 
 def next_monday():

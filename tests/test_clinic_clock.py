@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from doctor.models import TimeSlot
 from tests.factories import TimeSlotFactory
+from tests.steps import book
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +114,7 @@ def test_a_time_that_happens_twice_means_its_first_occurrence(
     slot = TimeSlotFactory(date=date(2027, 11, 7), start_time=time(1, 30))
     frozen(now)
 
-    response = patient_client.post(reverse("slot-book", args=[slot.id]))
+    response = book(patient_client, slot)
 
     assert response.status_code == status
     if reply is not None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from doctor.models import Booking, Hold, TimeSlot
 from tests.conftest import client_for, run_together
 from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
+from tests.steps import available_ids, book, cancel, hold, reschedule
 
 pytestmark = pytest.mark.django_db
 
@@ -54,26 +55,8 @@ def slot_on(doctor, days_ahead):
     return TimeSlotFactory(doctor=doctor, date=today() + timedelta(days=days_ahead))
 
 
-def book(client, slot):
-    return client.post(reverse("slot-book", args=[slot.id]))
-
-
-def hold(client, slot):
-    return client.post(reverse("slot-hold", args=[slot.id]))
-
-
 def listed(slot):
-    rows = client_for(PatientFactory()).get(reverse("available-slots")).json()
-    return slot.id in {row["id"] for row in rows}
-
-
-def cancel(client, slot):
-    return client.post(reverse("slot-cancel", args=[slot.id]))
-
-
-def reschedule(client, booking, slot):
-    url = reverse("booking-reschedule", args=[booking.id])
-    return client.post(url, {"slot_id": slot.id}, format="json")
+    return slot.id in available_ids(client_for(PatientFactory()))
 
 
 def untouched(slot):
@@ -440,9 +423,7 @@ def test_too_late_to_reschedule_comes_before_the_targets_refusals(clock, patient
         patient=patient, slot=slot_at(doctor, 30, is_booked=True, is_available=False)
     )
 
-    response = patient_client.post(
-        reverse("booking-reschedule", args=[booking.id]), {"slot_id": 999999}, format="json"
-    )
+    response = reschedule(patient_client, booking, 999999)
 
     assert (response.status_code, response.json()) == (400, LATE_RESCHEDULE)
 

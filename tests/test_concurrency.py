@@ -5,17 +5,21 @@ something on PostgreSQL; CI's PostgreSQL leg must run them, never skip them.
 """
 
 import pytest
+from django.urls import reverse
 
 from doctor.models import Booking, TimeSlot
 from tests.conftest import client_for, run_together
 from tests.factories import DoctorFactory, PatientFactory, TimeSlotFactory, tomorrow
+from tests.steps import book, cancel, delete, toggle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def booking(client, slot_id):
+def replied(step, client, slot):
+    """A call for run_together: the step's (status code, body)."""
+
     def call():
-        response = client.post(f"/api/doctor/timeslots/{slot_id}/book/")
+        response = step(client, slot)
         return response.status_code, response.json()
 
     return call
@@ -25,7 +29,7 @@ def test_twenty_patients_racing_for_one_slot_get_exactly_one_booking():
     slot = TimeSlotFactory()
     clients = [client_for(PatientFactory()) for _ in range(20)]
 
-    results = run_together([booking(c, slot.id) for c in clients])
+    results = run_together([replied(book, c, slot) for c in clients])
 
     wins = [body for code, body in results if code == 200]
     losses = [body for code, body in results if code != 200]
@@ -42,12 +46,8 @@ def test_a_toggle_racing_a_booking_never_reopens_or_unbooks_the_slot(round_):
     slot = TimeSlotFactory()
     doctor_client, patient_client = client_for(slot.doctor), client_for(PatientFactory())
 
-    def toggle():
-        response = doctor_client.patch(f"/api/doctor/timeslots/{slot.id}/toggle/")
-        return response.status_code, response.json()
-
     (book_code, book_body), (toggle_code, toggle_body) = run_together(
-        [booking(patient_client, slot.id), toggle]
+        [replied(book, patient_client, slot), replied(toggle, doctor_client, slot)]
     )
 
     slot.refresh_from_db()
@@ -68,12 +68,8 @@ def test_a_delete_racing_a_booking_never_deletes_a_booked_slot(round_):
     slot = TimeSlotFactory()
     doctor_client, patient_client = client_for(slot.doctor), client_for(PatientFactory())
 
-    def delete():
-        response = doctor_client.delete(f"/api/doctor/timeslots/{slot.id}/delete/")
-        return response.status_code, response.json()
-
     (book_code, book_body), (delete_code, delete_body) = run_together(
-        [booking(patient_client, slot.id), delete]
+        [replied(book, patient_client, slot), replied(delete, doctor_client, slot)]
     )
 
     if book_code == 200:
@@ -95,7 +91,7 @@ def test_overlapping_creates_by_one_doctor_make_one_slot():
     def create(client, minute):
         def call():
             body = {"date": day, "start_time": f"10:{minute:02d}", "end_time": f"11:{minute:02d}"}
-            return client.post("/api/doctor/timeslots/", body, format="json").status_code
+            return client.post(reverse("doctor-timeslots"), body, format="json").status_code
 
         return call
 
@@ -109,14 +105,12 @@ def test_overlapping_creates_by_one_doctor_make_one_slot():
 def test_a_cancel_racing_a_new_booking_keeps_one_active_booking_at_most(round_):
     first = PatientFactory()
     slot = TimeSlotFactory()
-    client_for(first).post(f"/api/doctor/timeslots/{slot.id}/book/")
+    book(client_for(first), slot)
     canceller, newcomer = client_for(first), client_for(PatientFactory())
 
-    def cancel():
-        response = canceller.post(f"/api/doctor/timeslots/{slot.id}/cancel/")
-        return response.status_code, response.json()
-
-    (cancel_code, _), (book_code, book_body) = run_together([cancel, booking(newcomer, slot.id)])
+    (cancel_code, _), (book_code, book_body) = run_together(
+        [replied(cancel, canceller, slot), replied(book, newcomer, slot)]
+    )
 
     assert cancel_code == 200
     slot.refresh_from_db()
@@ -133,11 +127,11 @@ def test_a_cancel_racing_a_new_booking_keeps_one_active_booking_at_most(round_):
 def test_two_patients_racing_after_a_cancel_get_one_booking():
     slot = TimeSlotFactory()
     holder = client_for(PatientFactory())
-    holder.post(f"/api/doctor/timeslots/{slot.id}/book/")
-    holder.post(f"/api/doctor/timeslots/{slot.id}/cancel/")
+    book(holder, slot)
+    cancel(holder, slot)
     clients = [client_for(PatientFactory()) for _ in range(10)]
 
-    results = run_together([booking(c, slot.id) for c in clients])
+    results = run_together([replied(book, c, slot) for c in clients])
 
     assert sorted(code for code, _ in results) == [200] + [400] * 9
     assert Booking.objects.filter(slot=slot, status="booked").count() == 1

@@ -9,18 +9,11 @@ from django.utils import timezone
 from doctor.models import TimeSlot
 from tests.conftest import client_for
 from tests.factories import BookingFactory, TimeSlotFactory, tomorrow
+from tests.steps import delete, toggle
 
 pytestmark = pytest.mark.django_db
 
-LIST_URL = "/api/doctor/timeslots/"
-
-
-def toggle_url(slot_id):
-    return f"/api/doctor/timeslots/{slot_id}/toggle/"
-
-
-def delete_url(slot_id):
-    return f"/api/doctor/timeslots/{slot_id}/delete/"
+LIST_URL = reverse("doctor-timeslots")
 
 
 def slot_body(**overrides):
@@ -42,8 +35,8 @@ def slot_body(**overrides):
     [
         ("get", LIST_URL),
         ("post", LIST_URL),
-        ("patch", toggle_url(1)),
-        ("delete", delete_url(1)),
+        ("patch", reverse("slot-toggle", args=[1])),
+        ("delete", reverse("slot-delete", args=[1])),
     ],
 )
 def test_doctor_endpoints_refuse_anonymous_callers_with_401(api_client, method, url):
@@ -56,8 +49,8 @@ def test_doctor_endpoints_refuse_anonymous_callers_with_401(api_client, method, 
     [
         ("get", LIST_URL),
         ("post", LIST_URL),
-        ("patch", toggle_url(1)),
-        ("delete", delete_url(1)),
+        ("patch", reverse("slot-toggle", args=[1])),
+        ("delete", reverse("slot-delete", args=[1])),
     ],
 )
 def test_doctor_endpoints_refuse_patients_and_admins_with_403(
@@ -351,7 +344,7 @@ def test_it_refuses_a_form_encoded_body_as_unsupported(doctor_client):
 def test_toggle_disables_a_free_slot_and_returns_the_whole_slot(doctor, doctor_client):
     slot = TimeSlotFactory(doctor=doctor)
 
-    response = doctor_client.patch(toggle_url(slot.id))
+    response = toggle(doctor_client, slot)
 
     assert response.status_code == 200
     assert response.json()["id"] == slot.id
@@ -364,7 +357,7 @@ def test_toggle_disables_a_free_slot_and_returns_the_whole_slot(doctor, doctor_c
 def test_toggle_reenables_a_disabled_slot(doctor, doctor_client):
     slot = TimeSlotFactory(doctor=doctor, is_available=False)
 
-    response = doctor_client.patch(toggle_url(slot.id))
+    response = toggle(doctor_client, slot)
 
     assert response.json()["is_available"] is True
     slot.refresh_from_db()
@@ -374,7 +367,7 @@ def test_toggle_reenables_a_disabled_slot(doctor, doctor_client):
 def test_toggle_refuses_a_booked_slot(doctor, doctor_client):
     slot = BookingFactory(slot__doctor=doctor).slot
 
-    response = doctor_client.patch(toggle_url(slot.id))
+    response = toggle(doctor_client, slot)
 
     assert response.status_code == 400
     assert response.json() == {"message": "Booked slot cannot be modified"}
@@ -385,7 +378,7 @@ def test_toggle_refuses_a_booked_slot(doctor, doctor_client):
 def test_toggle_answers_404_for_another_doctors_slot(doctor_client, other_doctor):
     slot = TimeSlotFactory(doctor=other_doctor)
 
-    response = doctor_client.patch(toggle_url(slot.id))
+    response = toggle(doctor_client, slot)
 
     assert response.status_code == 404
     assert response.json() == {"message": "Slot not found"}
@@ -394,14 +387,14 @@ def test_toggle_answers_404_for_another_doctors_slot(doctor_client, other_doctor
 
 
 def test_toggle_answers_404_for_a_missing_slot(doctor_client):
-    response = doctor_client.patch(toggle_url(987654))
+    response = toggle(doctor_client, 987654)
     assert response.status_code == 404
     assert response.json() == {"message": "Slot not found"}
 
 
 def test_toggle_ignores_a_body(doctor, doctor_client):
     slot = TimeSlotFactory(doctor=doctor)
-    response = doctor_client.patch(toggle_url(slot.id), {"is_available": True}, format="json")
+    response = toggle(doctor_client, slot, data={"is_available": True}, format="json")
     assert response.json()["is_available"] is False
 
 
@@ -411,7 +404,7 @@ def test_toggle_ignores_a_body(doctor, doctor_client):
 def test_delete_removes_a_free_slot(doctor, doctor_client):
     slot = TimeSlotFactory(doctor=doctor)
 
-    response = doctor_client.delete(delete_url(slot.id))
+    response = delete(doctor_client, slot)
 
     assert response.status_code == 200
     assert response.json() == {"message": "Slot deleted successfully"}
@@ -421,7 +414,7 @@ def test_delete_removes_a_free_slot(doctor, doctor_client):
 def test_delete_refuses_a_booked_slot(doctor, doctor_client):
     booking = BookingFactory(slot__doctor=doctor)
 
-    response = doctor_client.delete(delete_url(booking.slot_id))
+    response = delete(doctor_client, booking.slot)
 
     assert response.status_code == 400
     assert response.json() == {"message": "Booked slot cannot be deleted"}
@@ -433,7 +426,7 @@ def test_delete_refuses_a_booked_slot(doctor, doctor_client):
 def test_delete_answers_404_for_another_doctors_slot(doctor_client, other_doctor):
     slot = TimeSlotFactory(doctor=other_doctor)
 
-    response = doctor_client.delete(delete_url(slot.id))
+    response = delete(doctor_client, slot)
 
     assert response.status_code == 404
     assert response.json() == {"message": "Slot not found"}
@@ -441,13 +434,13 @@ def test_delete_answers_404_for_another_doctors_slot(doctor_client, other_doctor
 
 
 def test_delete_answers_404_for_a_missing_slot(doctor_client):
-    response = doctor_client.delete(delete_url(987654))
+    response = delete(doctor_client, 987654)
     assert response.status_code == 404
     assert response.json() == {"message": "Slot not found"}
 
 
 def test_an_id_too_large_for_the_database_is_a_404_not_a_500(doctor_client):
-    response = doctor_client.delete(delete_url(10**30))
+    response = delete(doctor_client, 10**30)
     assert response.status_code == 404
 
 
@@ -456,8 +449,8 @@ def test_a_second_doctor_token_cannot_reach_the_first_doctors_slots(doctor, othe
     client = client_for(other_doctor)
 
     assert client.get(LIST_URL).json() == []
-    assert client.patch(toggle_url(slot.id)).status_code == 404
-    assert client.delete(delete_url(slot.id)).status_code == 404
+    assert toggle(client, slot).status_code == 404
+    assert delete(client, slot).status_code == 404
     assert TimeSlot.objects.filter(pk=slot.pk, is_available=True).exists()
 
 

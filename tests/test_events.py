@@ -18,6 +18,7 @@ from events import services
 from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from tests.conftest import on_postgres, run_together
 from tests.factories import BookingFactory, TimeSlotFactory, WebhookEndpointFactory
+from tests.steps import book, cancel
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_booking_emits_booking_created_with_the_booking_as_the_patient_lists_it(
         mock.patch("events.services.enqueue") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        patient_client.post(reverse("slot-book", args=[slot.id]))
+        book(patient_client, slot)
 
     event = Event.objects.get()
     listed = patient_client.get(reverse("user-bookings")).json()
@@ -54,7 +55,7 @@ def test_booking_emits_booking_created_with_the_booking_as_the_patient_lists_it(
 def test_cancelling_emits_booking_cancelled_with_the_cancelled_booking(patient, patient_client):
     booking = BookingFactory(patient=patient)
 
-    patient_client.post(reverse("slot-cancel", args=[booking.slot_id]))
+    cancel(patient_client, booking.slot)
 
     event = Event.objects.get()
     listed = patient_client.get(reverse("user-bookings")).json()
@@ -86,7 +87,7 @@ def test_a_rolled_back_change_emits_nothing_and_enqueues_nothing(
 def test_a_refused_booking_emits_nothing(patient_client):
     slot = TimeSlotFactory(is_available=False)
 
-    response = patient_client.post(reverse("slot-book", args=[slot.id]))
+    response = book(patient_client, slot)
 
     assert response.status_code == 400
     assert Event.objects.count() == 0
@@ -278,7 +279,7 @@ def test_an_unreachable_broker_is_logged_and_the_booking_still_succeeds(
         mock.patch("events.tasks.deliver.delay", side_effect=ConnectionError("broker down")),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        response = patient_client.post(reverse("slot-book", args=[slot.id]))
+        response = book(patient_client, slot)
 
     assert response.status_code == 200
     assert Delivery.objects.get().status == "pending"  # the sweep will enqueue it

@@ -10,27 +10,12 @@ from django.utils import timezone
 from doctor.models import Booking, Hold, TimeSlot
 from tests.conftest import client_for, run_together
 from tests.factories import BookingFactory, PatientFactory, TimeSlotFactory
+from tests.steps import available_ids, book, cancel, delete, hold, release, toggle
 
 pytestmark = pytest.mark.django_db
 
 HELD = {"message": "Slot is held"}
 HOLD_NOT_FOUND = {"message": "Hold not found"}
-
-
-def hold(client, slot):
-    return client.post(reverse("slot-hold", args=[slot.id]))
-
-
-def release(client, hold_id):
-    return client.delete(reverse("hold-release", args=[hold_id]))
-
-
-def book(client, slot):
-    return client.post(reverse("slot-book", args=[slot.id]))
-
-
-def available_ids(client):
-    return [row["id"] for row in client.get(reverse("available-slots")).json()]
 
 
 def lapse(hold_id):
@@ -109,7 +94,7 @@ def test_holding_another_slot_releases_the_previous_hold(patient_client, slot):
 
 
 def test_holding_an_unknown_slot_is_404(patient_client):
-    response = patient_client.post(reverse("slot-hold", args=[424242]))
+    response = hold(patient_client, 424242)
 
     assert (response.status_code, response.json()) == (404, {"message": "Slot not found"})
 
@@ -186,13 +171,11 @@ def test_nobody_else_can_book_a_held_slot(patient_client, rival_client, slot):
     assert not Booking.objects.exists()
 
 
-@pytest.mark.parametrize("action", ["slot-toggle", "slot-delete"])
+@pytest.mark.parametrize("action", [toggle, delete], ids=["slot-toggle", "slot-delete"])
 def test_the_doctor_can_neither_toggle_nor_delete_a_held_slot(patient_client, slot, action):
     hold(patient_client, slot)
-    client = client_for(slot.doctor)
-    method = client.patch if action == "slot-toggle" else client.delete
 
-    response = method(reverse(action, args=[slot.id]))
+    response = action(client_for(slot.doctor), slot)
 
     assert (response.status_code, response.json()) == (400, HELD)
     after = TimeSlot.objects.get(pk=slot.pk)
@@ -297,13 +280,17 @@ def test_releasing_an_expired_hold_is_404(patient_client, slot):
     assert (response.status_code, response.json()) == (404, HOLD_NOT_FOUND)
 
 
-@pytest.mark.parametrize("how", ["used", "released"])
-def test_releasing_a_hold_that_ended_is_404(patient_client, slot, how):
+@pytest.mark.parametrize(
+    "end",
+    [
+        lambda client, slot, hold_id: book(client, slot),
+        lambda client, slot, hold_id: release(client, hold_id),
+    ],
+    ids=["used", "released"],
+)
+def test_releasing_a_hold_that_ended_is_404(patient_client, slot, end):
     held = hold(patient_client, slot).json()
-    if how == "used":
-        book(patient_client, slot)
-    else:
-        release(patient_client, held["hold_id"])
+    end(patient_client, slot, held["hold_id"])
 
     response = release(patient_client, held["hold_id"])
 
@@ -339,7 +326,7 @@ def test_the_database_refuses_two_active_holds_of_one_patient(patient, slot):
 def test_a_cancelled_booking_makes_the_slot_holdable_again(patient_client, slot):
     BookingFactory(slot=slot)
     booking = Booking.objects.get()
-    client_for(booking.patient).post(reverse("slot-cancel", args=[slot.id]))
+    cancel(client_for(booking.patient), slot)
 
     assert hold(patient_client, slot).status_code == 201
 
@@ -425,7 +412,7 @@ def test_create_and_toggle_replies_carry_is_held(doctor_client):
             "end_time": "10:30",
         },
     )
-    toggled = doctor_client.patch(reverse("slot-toggle", args=[created.json()["id"]]))
+    toggled = toggle(doctor_client, created.json()["id"])
 
     assert (created.json()["is_held"], toggled.json()["is_held"]) == (False, False)
 

@@ -15,6 +15,7 @@ from doctor.models import Booking, TimeSlot
 from idempotency import services as key_services
 from idempotency.decorators import fingerprint
 from idempotency.models import IdempotencyKey
+from tests import steps
 from tests.conftest import client_for, run_together
 from tests.factories import DoctorFactory, PatientFactory, TimeSlotFactory, tomorrow
 
@@ -24,8 +25,9 @@ REPLAYED = "Idempotent-Replayed"
 
 
 def book(client, slot, key=None, **extra):
+    """Book `slot`, sending the Idempotency-Key `key` when there is one."""
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
-    return client.post(reverse("slot-book", args=[slot.id]), **headers, **extra)
+    return steps.book(client, slot, **headers, **extra)
 
 
 def slot_body(**overrides):
@@ -113,11 +115,10 @@ def test_cancel_is_replayed_and_does_not_cancel_a_later_booking(patient):
     slot = TimeSlotFactory()
     client = client_for(patient)
     book(client, slot)
-    url = reverse("slot-cancel", args=[slot.id])
 
-    first = client.post(url, HTTP_IDEMPOTENCY_KEY="cancel-1")
+    first = steps.cancel(client, slot, HTTP_IDEMPOTENCY_KEY="cancel-1")
     book(client, slot)  # booked again since
-    again = client.post(url, HTTP_IDEMPOTENCY_KEY="cancel-1")
+    again = steps.cancel(client, slot, HTTP_IDEMPOTENCY_KEY="cancel-1")
 
     assert first.status_code == again.status_code == 200
     assert again.content == first.content

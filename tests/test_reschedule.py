@@ -10,13 +10,9 @@ from doctor.models import Booking, Hold, TimeSlot
 from events.models import Event
 from tests.conftest import client_for, run_together
 from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
+from tests.steps import available_ids, hold, reschedule
 
 pytestmark = pytest.mark.django_db
-
-
-def reschedule(client, booking_id, slot_id):
-    url = reverse("booking-reschedule", args=[booking_id])
-    return client.post(url, {"slot_id": slot_id}, format="json")
 
 
 def state(*slots):
@@ -38,7 +34,7 @@ def target(booking):
 
 
 def test_a_patient_moves_a_booking_to_another_slot_of_the_doctor(patient_client, booking, target):
-    response = reschedule(patient_client, booking.id, target.id)
+    response = reschedule(patient_client, booking, target)
 
     new = Booking.objects.get(status="booked")
     assert response.status_code == 200
@@ -54,17 +50,17 @@ def test_a_patient_moves_a_booking_to_another_slot_of_the_doctor(patient_client,
 
 
 def test_the_old_slot_is_bookable_again_and_the_new_one_booked(patient_client, booking, target):
-    reschedule(patient_client, booking.id, target.id)
+    reschedule(patient_client, booking, target)
 
     old, new = TimeSlot.objects.get(pk=booking.slot_id), TimeSlot.objects.get(pk=target.id)
     assert (old.is_booked, old.is_available) == (False, True)
     assert (new.is_booked, new.is_available) == (True, False)
-    available = [row["id"] for row in patient_client.get(reverse("available-slots")).json()]
+    available = available_ids(patient_client)
     assert booking.slot_id in available and target.id not in available
 
 
 def test_the_booking_list_shows_both_with_rescheduled_from(patient_client, booking, target):
-    reschedule(patient_client, booking.id, target.id)
+    reschedule(patient_client, booking, target)
 
     rows = patient_client.get(reverse("user-bookings")).json()
 
@@ -79,7 +75,7 @@ def test_a_move_emits_booking_rescheduled_with_the_new_booking_and_no_created(
 ):
     Event.objects.all().delete()
 
-    reschedule(patient_client, booking.id, target.id)
+    reschedule(patient_client, booking, target)
 
     new = Booking.objects.get(status="booked")
     rows = patient_client.get(reverse("user-bookings")).json()
@@ -90,15 +86,15 @@ def test_a_move_emits_booking_rescheduled_with_the_new_booking_and_no_created(
 def test_a_refused_move_emits_nothing(patient_client, booking):
     Event.objects.all().delete()
 
-    reschedule(patient_client, booking.id, 424242)
+    reschedule(patient_client, booking, 424242)
 
     assert not Event.objects.exists()
 
 
 def test_the_patients_own_hold_on_the_target_is_used(patient_client, booking, target):
-    patient_client.post(reverse("slot-hold", args=[target.id]))
+    hold(patient_client, target)
 
-    response = reschedule(patient_client, booking.id, target.id)
+    response = reschedule(patient_client, booking, target)
 
     assert response.status_code == 200
     assert Hold.objects.get().status == "used"
@@ -141,7 +137,7 @@ def test_a_booking_that_cannot_move_is_refused(
     slots = [target] + ([made.slot] if made else [])
     before = state(*slots)
 
-    response = reschedule(patient_client, made.id if made else 424242, target.id)
+    response = reschedule(patient_client, made or 424242, target)
 
     assert (response.status_code, response.json()) == (status_code, {"message": message})
     assert state(*slots) == before
@@ -160,7 +156,7 @@ def test_a_target_that_cannot_be_booked_is_refused(patient_client, booking, targ
     target = TimeSlotFactory(doctor=booking.slot.doctor, start_time=time(11, 0), **target_state)
     before = state(booking.slot, target)
 
-    response = reschedule(patient_client, booking.id, target.id)
+    response = reschedule(patient_client, booking, target)
 
     assert (response.status_code, response.json()) == (400, {"message": message})
     assert state(booking.slot, target) == before
@@ -169,17 +165,17 @@ def test_a_target_that_cannot_be_booked_is_refused(patient_client, booking, targ
 def test_an_unknown_target_is_404(patient_client, booking):
     before = state(booking.slot)
 
-    response = reschedule(patient_client, booking.id, 424242)
+    response = reschedule(patient_client, booking, 424242)
 
     assert (response.status_code, response.json()) == (404, {"message": "Slot not found"})
     assert state(booking.slot) == before
 
 
 def test_someone_elses_live_hold_on_the_target_refuses(patient_client, booking, target):
-    client_for(PatientFactory()).post(reverse("slot-hold", args=[target.id]))
+    hold(client_for(PatientFactory()), target)
     before = state(booking.slot, target)
 
-    response = reschedule(patient_client, booking.id, target.id)
+    response = reschedule(patient_client, booking, target)
 
     assert (response.status_code, response.json()) == (400, {"message": "Slot is held"})
     assert state(booking.slot, target) == before
@@ -189,7 +185,7 @@ def test_a_slot_of_another_doctor_is_refused(patient_client, booking):
     elsewhere = TimeSlotFactory(start_time=time(11, 0))
     before = state(booking.slot, elsewhere)
 
-    response = reschedule(patient_client, booking.id, elsewhere.id)
+    response = reschedule(patient_client, booking, elsewhere)
 
     assert (response.status_code, response.json()) == (
         400,
@@ -199,7 +195,7 @@ def test_a_slot_of_another_doctor_is_refused(patient_client, booking):
 
 
 def test_moving_onto_its_own_slot_is_already_booked(patient_client, booking):
-    response = reschedule(patient_client, booking.id, booking.slot_id)
+    response = reschedule(patient_client, booking, booking.slot_id)
 
     assert (response.status_code, response.json()) == (400, {"message": "Slot already booked"})
     assert Booking.objects.get().status == "booked"
@@ -210,7 +206,7 @@ def test_the_booking_is_checked_before_the_target(patient_client, patient):
         patient=patient, status="cancelled", slot__is_booked=False, slot__is_available=True
     )
 
-    response = reschedule(patient_client, cancelled.id, 424242)
+    response = reschedule(patient_client, cancelled, 424242)
 
     assert response.json() == {"message": "Booking is not active"}
 
@@ -227,7 +223,7 @@ def test_a_malformed_body_is_a_field_error(patient_client, booking, body):
 
 
 def test_a_doctor_cannot_reschedule(booking, target):
-    response = reschedule(client_for(booking.slot.doctor), booking.id, target.id)
+    response = reschedule(client_for(booking.slot.doctor), booking, target)
 
     assert response.status_code == 403
     assert Booking.objects.get().status == "booked"
@@ -242,7 +238,7 @@ def test_eight_patients_rescheduling_into_one_slot_one_wins_the_rest_keep_theirs
     doctor = DoctorFactory()
     target = TimeSlotFactory(doctor=doctor, start_time=time(17, 0))
     bookings = [BookingFactory(slot__doctor=doctor, slot__start_time=time(8 + n)) for n in range(8)]
-    calls = [lambda b=b: reschedule(client_for(b.patient), b.id, target.id) for b in bookings]
+    calls = [lambda b=b: reschedule(client_for(b.patient), b, target) for b in bookings]
 
     responses = run_together(calls)
 
@@ -264,8 +260,8 @@ def test_two_reschedules_crossing_each_other_do_not_deadlock():
         # Each asks for the other's slot: both lock the same two rows, in id order.
         responses = run_together(
             [
-                lambda: reschedule(client_for(first.patient), first.id, second.slot_id),
-                lambda: reschedule(client_for(second.patient), second.id, first.slot_id),
+                lambda: reschedule(client_for(first.patient), first, second.slot_id),
+                lambda: reschedule(client_for(second.patient), second, first.slot_id),
             ]
         )
         assert [(r.status_code, r.json()) for r in responses] == [

@@ -28,6 +28,7 @@ from doctor.serializers import (
 )
 from tests.conftest import client_for
 from tests.factories import BookingFactory, DoctorFactory, TimeSlotFactory, tomorrow
+from tests.steps import toggle
 
 pytestmark = pytest.mark.django_db
 
@@ -189,7 +190,7 @@ def test_a_toggled_slot_is_byte_identical(doctors, slots):
     doctor = UserProfile.objects.get(pk=doctors[2].pk)
     slot = slots[2]
 
-    response = client_for(doctor).patch(reverse("slot-toggle", args=[slot.id]))
+    response = toggle(client_for(doctor), slot)
 
     assert response.status_code == 200
     reloaded = TimeSlot.objects.select_related("doctor").get(pk=slot.pk)
@@ -331,7 +332,7 @@ def _create(doctor, patient, free, booked):
 
 
 def _toggle(doctor, patient, free, booked):
-    return client_for(doctor).patch(reverse("slot-toggle", args=[free.id])), lambda b: [b]
+    return toggle(client_for(doctor), free), lambda b: [b]
 
 
 def _bulk(doctor, patient, free, booked):

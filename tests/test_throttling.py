@@ -15,6 +15,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from doctor.models import Booking
 from tests.conftest import client_for, run_together
 from tests.factories import PatientFactory, TimeSlotFactory, tomorrow
+from tests.steps import book
 
 pytestmark = pytest.mark.django_db
 
@@ -120,11 +121,11 @@ def test_booking_answers_429_over_the_limit_per_user(rates):
     client = client_for(patient)
     slots = [TimeSlotFactory(date=tomorrow(), start_time=time(9 + n)) for n in range(5)]
 
-    codes = [client.post(f"/api/doctor/timeslots/{s.id}/book/").status_code for s in slots[:4]]
+    codes = [book(client, s).status_code for s in slots[:4]]
 
     assert codes == [200, 200, 200, 429]
     assert Booking.objects.filter(patient=patient).count() == 3
-    another = client_for(PatientFactory()).post(f"/api/doctor/timeslots/{slots[4].id}/book/")
+    another = book(client_for(PatientFactory()), slots[4])
     assert another.status_code == 200
 
 

@@ -16,6 +16,7 @@ from doctor.models import Booking, Review
 from events.models import Event
 from tests.conftest import client_for, run_together
 from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
+from tests.steps import cancel, delete
 
 pytestmark = pytest.mark.django_db
 
@@ -189,7 +190,7 @@ def test_the_booking_lists_show_the_outcome(name, outcome):
 def test_a_recorded_visits_slot_cannot_be_deleted(doctor, doctor_client):
     booking = yesterdays(slot__doctor=doctor, status="completed")
 
-    response = doctor_client.delete(reverse("slot-delete", args=[booking.slot_id]))
+    response = delete(doctor_client, booking.slot)
 
     assert (response.status_code, response.json()) == (
         400,
@@ -394,7 +395,7 @@ def test_the_outcome_and_review_urls(name):
 def test_a_completed_visit_is_not_cancelled_afterwards(completed):
     doctor = completed.slot.doctor
 
-    response = client_for(doctor).post(reverse("slot-cancel", args=[completed.slot_id]))
+    response = cancel(client_for(doctor), completed.slot)
 
     assert (response.status_code, response.json()) == (400, {"message": "Slot is not booked"})
     completed.refresh_from_db()

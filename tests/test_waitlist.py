@@ -13,8 +13,10 @@ from doctor import services
 from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
 from doctor.tasks import pass_on_lapsed_holds
 from events.models import Event
+from tests import steps
 from tests.conftest import client_for, run_together
 from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory, tomorrow
+from tests.steps import book, cancel, delete, hold, release, reschedule, toggle
 
 pytestmark = pytest.mark.django_db
 
@@ -48,22 +50,8 @@ def waiting(doctor, *, minutes_ago=0, patient=None, date_from=None, date_to=None
     )
 
 
-def book(client, slot):
-    return client.post(reverse("slot-book", args=[slot.id]))
-
-
-def hold(client, slot):
-    return client.post(reverse("slot-hold", args=[slot.id]))
-
-
-def cancel(client, slot):
-    return client.post(reverse("slot-cancel", args=[slot.id]))
-
-
 def available_ids():
-    return [
-        row["id"] for row in client_for(PatientFactory()).get(reverse("available-slots")).json()
-    ]
+    return steps.available_ids(client_for(PatientFactory()))
 
 
 def reloaded(entry):
@@ -381,9 +369,7 @@ def test_a_rescheduled_booking_offers_the_slot_it_left(doctor, booked):
     entry = waiting(doctor)
     target = TimeSlotFactory(doctor=doctor, start_time=time(15, 0))
 
-    response = client_for(booked.patient).post(
-        reverse("booking-reschedule", args=[booked.id]), {"slot_id": target.id}, format="json"
-    )
+    response = reschedule(client_for(booked.patient), booked, target)
 
     assert response.status_code == 200
     assert offered_to(entry, booked.slot)
@@ -393,7 +379,7 @@ def test_a_released_hold_offers_the_slot(doctor, slot):
     entry, holder = waiting(doctor), client_for(PatientFactory())
     hold_id = hold(holder, slot).json()["hold_id"]
 
-    response = holder.delete(reverse("hold-release", args=[hold_id]))
+    response = release(holder, hold_id)
 
     assert response.status_code == 200
     assert offered_to(entry, slot)
@@ -413,7 +399,7 @@ def test_a_slot_toggled_back_to_available_is_offered(doctor, doctor_client, slot
     TimeSlot.objects.filter(pk=slot.pk).update(is_available=False)
     entry = waiting(doctor)
 
-    response = doctor_client.patch(reverse("slot-toggle", args=[slot.id]))
+    response = toggle(doctor_client, slot)
 
     assert response.status_code == 200
     assert (response.json()["is_available"], response.json()["is_held"]) == (True, True)
@@ -423,7 +409,7 @@ def test_a_slot_toggled_back_to_available_is_offered(doctor, doctor_client, slot
 def test_a_slot_toggled_off_is_not_offered(doctor, doctor_client, slot):
     entry = waiting(doctor)
 
-    doctor_client.patch(reverse("slot-toggle", args=[slot.id]))
+    toggle(doctor_client, slot)
 
     assert reloaded(entry).status == "waiting"
     assert not Hold.objects.exists()
@@ -530,7 +516,7 @@ def test_a_past_slot_made_available_is_not_offered(doctor):
     TimeSlot.objects.filter(pk=slot.pk).update(is_available=False)
     entry = waiting(doctor, date_from=slot.date, date_to=slot.date)
 
-    client_for(doctor).patch(reverse("slot-toggle", args=[slot.id]))
+    toggle(client_for(doctor), slot)
 
     assert reloaded(entry).status == "waiting"
     assert not Hold.objects.exists()
@@ -571,9 +557,7 @@ def test_the_offered_patient_may_move_a_booking_onto_the_offered_slot(
     mine = BookingFactory(slot__doctor=doctor, slot__start_time=time(15, 0), patient=patient)
     cancel(client_for(doctor), booked.slot)
 
-    response = patient_client.post(
-        reverse("booking-reschedule", args=[mine.id]), {"slot_id": booked.slot_id}, format="json"
-    )
+    response = reschedule(patient_client, mine, booked.slot)
 
     assert response.status_code == 200
     assert reloaded(entry).status == "booked"
@@ -619,9 +603,7 @@ def test_a_declined_offer_passes_to_the_next_patient(doctor, booked):
     first, second = waiting(doctor, minutes_ago=2), waiting(doctor, minutes_ago=1)
     cancel(client_for(doctor), booked.slot)
 
-    response = client_for(first.patient).delete(
-        reverse("hold-release", args=[reloaded(first).offer_id])
-    )
+    response = release(client_for(first.patient), reloaded(first).offer_id)
 
     assert (response.status_code, response.json()) == (200, {"message": "Hold released"})
     assert reloaded(first).status == "declined"
@@ -736,7 +718,7 @@ def test_deleting_a_slot_with_a_lapsed_offer_ends_the_entry(doctor, doctor_clien
     cancel(doctor_client, booked.slot)
 
     with later_by(901):
-        response = doctor_client.delete(reverse("slot-delete", args=[booked.slot_id]))
+        response = delete(doctor_client, booked.slot)
 
     assert response.status_code == 200
     assert (reloaded(entry).status, reloaded(entry).offer) == ("expired", None)
@@ -841,7 +823,7 @@ def test_leaving_and_declining_one_offer_at_once_end_it_once_and_pass_it_on(roun
     left, released = run_together(
         [
             lambda: leave(client, first),
-            lambda: client.delete(reverse("hold-release", args=[offer_id])),
+            lambda: release(client, offer_id),
         ]
     )
 

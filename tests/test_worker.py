@@ -26,6 +26,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from config.celery import app as celery_app
 from doctor import services as doctor_services
 from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from tests import steps
 from tests.conftest import client_for
 from tests.factories import PatientFactory, TimeSlotFactory, tomorrow
 
@@ -184,7 +185,7 @@ def kill(worker):
 
 
 def book(patient, slot):
-    response = client_for(patient).post(reverse("slot-book", args=[slot.id]))
+    response = steps.book(client_for(patient), slot)
     assert response.status_code == 200, response.content
     return response.json()["booking_id"]
 
