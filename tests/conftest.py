@@ -1,10 +1,12 @@
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -12,9 +14,11 @@ from tests.factories import PASSWORD, DoctorFactory, PatientFactory, UserFactory
 
 __all__ = [
     "CANNOT_BE_SET",
+    "NOW",
     "PASSWORD",
     "TAKEN",
     "UNSET_DOCTOR_ROW",
+    "Clock",
     "bearer",
     "client_for",
     "on_postgres",
@@ -103,6 +107,61 @@ def client_for(user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=bearer(user))
     return client
+
+
+class Clock:
+    """A stand-in for timezone.now(): it answers `now`, which moves only when told."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def move(self, **delta):
+        """Move the clock on by timedelta(**delta); return the new now."""
+        self.now += timedelta(**delta)
+        return self.now
+
+
+class Frozen:
+    """What the `frozen` fixture gives: `frozen(moment)` stands timezone.now() still
+    at `moment`; `frozen.move(seconds=...)` moves it on (from the real now, the
+    first time, if nothing froze it yet). The clock runs again after the test."""
+
+    def __init__(self, monkeypatch):
+        self._monkeypatch = monkeypatch
+        self._real_now = timezone.now
+        self.clock = None
+
+    def __call__(self, moment):
+        if self.clock is None:
+            self.clock = Clock(moment)
+            self._monkeypatch.setattr(timezone, "now", self.clock)
+        self.clock.now = moment
+        return moment
+
+    def move(self, **delta):
+        start = self.clock.now if self.clock else self._real_now()
+        return self(start + timedelta(**delta))
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    """The suite's one way to stop or move time: see Frozen."""
+    return Frozen(monkeypatch)
+
+
+# 20:00 UTC is 01:30 the next day in Kolkata: "today" differs between the two zones.
+NOW = datetime(2030, 6, 10, 20, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["UTC", "Asia/Kolkata"])
+def clock(request, settings, frozen):
+    """The clinic in each zone, with time standing still at NOW; the zone's name."""
+    settings.TIME_ZONE = request.param
+    frozen(NOW)
+    return request.param
 
 
 @pytest.fixture(autouse=True)

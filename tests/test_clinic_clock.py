@@ -19,14 +19,6 @@ NEW_YORK = "America/New_York"
 SPRING, AUTUMN = "2027-03-14", "2027-11-07"
 
 
-@pytest.fixture
-def frozen(monkeypatch):
-    def freeze(moment):
-        monkeypatch.setattr(timezone, "now", lambda: moment)
-
-    return freeze
-
-
 def body(day, start, end):
     return {"date": day, "start_time": start, "end_time": end}
 

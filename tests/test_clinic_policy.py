@@ -1,9 +1,7 @@
 """Clinic policy (contract Part 3): notice windows, booking horizon, the hoarding cap,
 who cancelled. Each time rule runs on a fixed clock, in UTC and in Asia/Kolkata."""
 
-from datetime import datetime, timedelta
-from unittest import mock
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,29 +9,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from doctor.models import Booking, Hold, TimeSlot
-from tests.conftest import client_for, run_together
+from tests.conftest import NOW, client_for, run_together
 from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
 from tests.steps import available_ids, book, cancel, hold, reschedule
 
 pytestmark = pytest.mark.django_db
-
-# 20:00 UTC is 01:30 the next day in Kolkata: "today" differs between the two zones.
-NOW = datetime(2030, 6, 10, 20, 0, tzinfo=ZoneInfo("UTC"))
-ZONES = ["UTC", "Asia/Kolkata"]
 
 TOO_SOON = {"message": "Slot is too soon to book"}
 TOO_FAR = {"message": "Slot is too far ahead to book"}
 TOO_MANY = {"message": "Too many active bookings"}
 LATE_CANCEL = {"message": "Too late to cancel"}
 LATE_RESCHEDULE = {"message": "Too late to reschedule"}
-
-
-@pytest.fixture(params=ZONES)
-def clock(request, settings):
-    """The clinic in each zone, with time standing still at NOW."""
-    settings.TIME_ZONE = request.param
-    with mock.patch("django.utils.timezone.now", return_value=NOW):
-        yield request.param
 
 
 def wall(minutes=0):
@@ -202,15 +188,15 @@ def test_moving_past_the_horizon_is_refused(clock, patient, patient_client, ahea
         assert untouched(target)
 
 
-def test_the_horizon_counts_from_the_clinics_today(settings, patient_client):
+def test_the_horizon_counts_from_the_clinics_today(settings, frozen, patient_client):
     # At NOW it is already June 11 in Kolkata: a week ahead is June 18 there, not June 17.
     settings.TIME_ZONE = "Asia/Kolkata"
-    with mock.patch("django.utils.timezone.now", return_value=NOW):
-        doctor = DoctorFactory(max_booking_days_ahead=7)
-        last_day = TimeSlotFactory(doctor=doctor, date=NOW.date() + timedelta(days=8))
+    frozen(NOW)
+    doctor = DoctorFactory(max_booking_days_ahead=7)
+    last_day = TimeSlotFactory(doctor=doctor, date=NOW.date() + timedelta(days=8))
 
-        assert listed(last_day)
-        assert book(patient_client, last_day).status_code == 200
+    assert listed(last_day)
+    assert book(patient_client, last_day).status_code == 200
 
 
 # --- the order of the refusals -------------------------------------------------------

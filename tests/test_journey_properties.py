@@ -30,6 +30,7 @@ from config.errors import DomainError
 from doctor import services
 from doctor.invariants import violations
 from doctor.models import Booking, Hold, TimeSlot
+from tests.conftest import Clock
 from tests.factories import DoctorFactory, PatientFactory, TimeSlotFactory
 
 # Every exception a service may raise to refuse a request.
@@ -44,23 +45,19 @@ slot_index = st.integers(0, SLOTS - 1)
 patient_index = st.integers(0, PATIENTS - 1)
 
 
-class Clock:
-    """timezone.now() for the services, moved only by the machine's `tick` rule."""
-
-    def __init__(self):
-        # Mid-morning tomorrow on the clinic's clock: the slots made from it never
-        # run past midnight, whatever time of day the suite runs.
-        tomorrow = timezone.localdate() + timedelta(days=1)
-        self.now = datetime.combine(tomorrow, time(10), tzinfo=timezone.get_default_timezone())
-
-    def __call__(self):
-        return self.now
+def mid_morning_tomorrow():
+    """Where the machine's clock starts, on the clinic's clock: the slots made from
+    it never run past midnight, whatever time of day the suite runs."""
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(10), tzinfo=timezone.get_default_timezone())
 
 
 class JourneyMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        self.clock = Clock()
+        # A state machine takes no fixtures: it patches the `frozen` fixture's Clock
+        # itself, moved only by the `tick` rule.
+        self.clock = Clock(mid_morning_tomorrow())
         self._patch = mock.patch("django.utils.timezone.now", self.clock)
         self._patch.start()
         self._savepoint = transaction.atomic()
@@ -131,7 +128,7 @@ class JourneyMachine(RuleBasedStateMachine):
 
     @rule(seconds=st.sampled_from([1, 60, 299, 301, 900, 3600]))
     def tick(self, seconds):
-        self.clock.now += timedelta(seconds=seconds)
+        self.clock.move(seconds=seconds)
 
     # -- checked after every step ---------------------------------------------
 

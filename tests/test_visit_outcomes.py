@@ -2,9 +2,7 @@
 `no_show` once the visit has started; the patient reviews a completed visit once; the
 doctor cards carry `rating`, `reviewCount` and `patients` from the list's one query."""
 
-from datetime import datetime, time, timedelta
-from unittest import mock
-from zoneinfo import ZoneInfo
+from datetime import time, timedelta
 
 import pytest
 from django.db import IntegrityError
@@ -14,24 +12,16 @@ from django.utils import timezone
 from doctor.invariants import violations
 from doctor.models import Booking, Review
 from events.models import Event
-from tests.conftest import client_for, run_together
+from tests.conftest import NOW, client_for, run_together
 from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
 from tests.steps import cancel, delete
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2030, 6, 10, 20, 0, tzinfo=ZoneInfo("UTC"))
 OUTCOMES = [("booking-complete", "completed"), ("booking-no-show", "no_show")]
 NOT_FOUND = {"message": "Booking not found"}
 NOT_ACTIVE = {"message": "Booking is not active"}
 NOT_STARTED = {"message": "Visit has not started"}
-
-
-@pytest.fixture(params=["UTC", "Asia/Kolkata"])
-def clock(request, settings):
-    settings.TIME_ZONE = request.param
-    with mock.patch("django.utils.timezone.now", return_value=NOW):
-        yield request.param
 
 
 def visit(minutes_from_now, **fields):

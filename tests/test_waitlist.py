@@ -3,7 +3,6 @@ bookable is offered, in the same transaction, as a hold to the oldest waiting
 patient who could hold it, and passes on when that offer is declined, left or lapses."""
 
 from datetime import datetime, time, timedelta
-from unittest import mock
 
 import pytest
 from django.urls import reverse
@@ -57,12 +56,6 @@ def available_ids():
 def reloaded(entry):
     entry.refresh_from_db()
     return entry
-
-
-def later_by(seconds):
-    """Patch the clock `seconds` ahead, as the periodic task would see it then."""
-    moved = timezone.now() + timedelta(seconds=seconds)
-    return mock.patch("django.utils.timezone.now", return_value=moved)
 
 
 def offered_to(entry, slot):
@@ -268,13 +261,13 @@ def test_the_list_shows_a_live_offer(patient, patient_client, doctor, booked):
 
 
 def test_a_lapsed_offer_reads_expired_before_the_task_has_run(
-    patient, patient_client, doctor, booked
+    frozen, patient, patient_client, doctor, booked
 ):
     waiting(doctor, patient=patient)
     cancel(client_for(doctor), booked.slot)
 
-    with later_by(901):
-        (row,) = patient_client.get(reverse("waitlist")).json()
+    frozen.move(seconds=901)
+    (row,) = patient_client.get(reverse("waitlist")).json()
 
     assert (row["status"], row["offer"]) == ("expired", None)
 
@@ -610,63 +603,63 @@ def test_a_declined_offer_passes_to_the_next_patient(doctor, booked):
     assert offered_to(second, booked.slot)
 
 
-def test_a_lapsed_offer_passes_on_when_the_task_runs(doctor, booked):
+def test_a_lapsed_offer_passes_on_when_the_task_runs(frozen, doctor, booked):
     first, second = waiting(doctor, minutes_ago=2), waiting(doctor, minutes_ago=1)
     cancel(client_for(doctor), booked.slot)
     lapsed = reloaded(first).offer
 
-    with later_by(901):
-        assert services.lapsed_holds_pass_on() == 1
-        assert offered_to(second, booked.slot)
+    frozen.move(seconds=901)
+    assert services.lapsed_holds_pass_on() == 1
+    assert offered_to(second, booked.slot)
 
     assert reloaded(first).status == "expired"
     lapsed.refresh_from_db()
     assert lapsed.status == "expired"
 
 
-def test_a_live_offer_is_left_alone_by_the_task(doctor, booked):
+def test_a_live_offer_is_left_alone_by_the_task(frozen, doctor, booked):
     entry = waiting(doctor)
     cancel(client_for(doctor), booked.slot)
 
-    with later_by(899):
-        assert services.lapsed_holds_pass_on() == 0
+    frozen.move(seconds=899)
+    assert services.lapsed_holds_pass_on() == 0
 
     assert offered_to(entry, booked.slot)
 
 
-def test_offers_pass_on_in_join_order_until_the_list_is_done(doctor, booked):
+def test_offers_pass_on_in_join_order_until_the_list_is_done(frozen, doctor, booked):
     entries = [waiting(doctor, minutes_ago=10 - n) for n in range(3)]
     cancel(client_for(doctor), booked.slot)
 
     seen = []
-    for step in range(1, 4):
+    for _ in range(3):
         seen.append(WaitlistEntry.objects.get(status="offered").pk)
-        with later_by(901 * step):
-            pass_on_lapsed_holds()
+        frozen.move(seconds=901)
+        pass_on_lapsed_holds()
 
     assert seen == [e.pk for e in entries]
     assert [reloaded(e).status for e in entries] == ["expired"] * 3
     assert booked.slot_id in available_ids()
 
 
-def test_a_lapsed_plain_hold_is_offered_when_the_task_runs(doctor, slot):
+def test_a_lapsed_plain_hold_is_offered_when_the_task_runs(frozen, doctor, slot):
     entry = waiting(doctor)
     hold(client_for(PatientFactory()), slot)
 
-    with later_by(301):
-        assert pass_on_lapsed_holds() == 1
-        assert offered_to(entry, slot)
+    frozen.move(seconds=301)
+    assert pass_on_lapsed_holds() == 1
+    assert offered_to(entry, slot)
 
 
-def test_the_task_is_harmless_twice(doctor, booked):
+def test_the_task_is_harmless_twice(frozen, doctor, booked):
     first, second = waiting(doctor, minutes_ago=2), waiting(doctor, minutes_ago=1)
     cancel(client_for(doctor), booked.slot)
 
-    with later_by(901):
-        assert pass_on_lapsed_holds() == 1
-        offer = reloaded(second).offer
-        assert pass_on_lapsed_holds() == 0
-        assert reloaded(second).offer == offer
+    frozen.move(seconds=901)
+    assert pass_on_lapsed_holds() == 1
+    offer = reloaded(second).offer
+    assert pass_on_lapsed_holds() == 0
+    assert reloaded(second).offer == offer
 
     assert Hold.objects.filter(kind="offer").count() == 2
     assert reloaded(first).status == "expired"
@@ -692,33 +685,33 @@ def test_leaving_with_a_live_offer_releases_it_and_passes_it_on(doctor, booked):
     assert offered_to(second, booked.slot)
 
 
-def test_leaving_with_a_lapsed_offer_passes_it_on_at_once(doctor, booked):
+def test_leaving_with_a_lapsed_offer_passes_it_on_at_once(frozen, doctor, booked):
     first, second = waiting(doctor, minutes_ago=2), waiting(doctor, minutes_ago=1)
     cancel(client_for(doctor), booked.slot)
 
-    with later_by(901):
-        response = leave(client_for(first.patient), first)
-        assert offered_to(second, booked.slot)
+    frozen.move(seconds=901)
+    response = leave(client_for(first.patient), first)
+    assert offered_to(second, booked.slot)
 
     assert (response.status_code, reloaded(first).status) == (200, "left")
 
 
-def test_a_lapsed_offer_ends_its_entry_when_someone_books_the_slot(doctor, booked):
+def test_a_lapsed_offer_ends_its_entry_when_someone_books_the_slot(frozen, doctor, booked):
     entry = waiting(doctor)
     cancel(client_for(doctor), booked.slot)
 
-    with later_by(901):
-        assert book(client_for(PatientFactory()), booked.slot).status_code == 200
+    frozen.move(seconds=901)
+    assert book(client_for(PatientFactory()), booked.slot).status_code == 200
 
     assert reloaded(entry).status == "expired"
 
 
-def test_deleting_a_slot_with_a_lapsed_offer_ends_the_entry(doctor, doctor_client, booked):
+def test_deleting_a_slot_with_a_lapsed_offer_ends_the_entry(frozen, doctor, doctor_client, booked):
     entry = waiting(doctor)
     cancel(doctor_client, booked.slot)
 
-    with later_by(901):
-        response = delete(doctor_client, booked.slot)
+    frozen.move(seconds=901)
+    response = delete(doctor_client, booked.slot)
 
     assert response.status_code == 200
     assert (reloaded(entry).status, reloaded(entry).offer) == ("expired", None)
