@@ -9,11 +9,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import UserProfile
-from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
+from doctor.models import Booking, TimeSlot
 from tests.factories import (
     BookingFactory,
     DoctorFactory,
+    HoldFactory,
     TimeSlotFactory,
+    WaitlistEntryFactory,
     tomorrow,
 )
 
@@ -353,8 +355,7 @@ def test_cancel_action_cancels_a_booking_and_frees_the_slot(staff):
 
 
 def test_cancel_action_reports_each_refusal(staff):
-    yesterday = timezone.localdate() - timedelta(days=1)
-    past = BookingFactory(slot__date=yesterday)
+    past = BookingFactory(past=True)
     done = BookingFactory(status=Booking.Status.CANCELLED, slot__is_booked=False)
     response = staff.post(
         BOOKINGS, {"action": "cancel_bookings", "_selected_action": [past.pk, done.pk]}
@@ -426,10 +427,7 @@ def test_moving_a_slot_into_the_past_is_refused_but_an_old_slot_may_be_disabled(
 
 
 def test_staff_see_holds_read_only(staff, patient):
-    slot = TimeSlotFactory()
-    hold = Hold.objects.create(
-        slot=slot, patient=patient, expires_at=timezone.now() + timedelta(minutes=5)
-    )
+    hold = HoldFactory(patient=patient)
 
     listing = staff.get(reverse("admin:doctor_hold_changelist"))
     adding = staff.get(reverse("admin:doctor_hold_add"))
@@ -441,9 +439,7 @@ def test_staff_see_holds_read_only(staff, patient):
 
 
 def test_staff_see_waitlist_entries_read_only(staff, patient, doctor):
-    entry = WaitlistEntry.objects.create(
-        patient=patient, doctor=doctor, date_from=tomorrow(), date_to=tomorrow()
-    )
+    entry = WaitlistEntryFactory(patient=patient, doctor=doctor)
 
     listing = staff.get(reverse("admin:doctor_waitlistentry_changelist"))
     viewing = staff.get(reverse("admin:doctor_waitlistentry_change", args=[entry.pk]))

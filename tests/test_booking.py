@@ -1,11 +1,10 @@
 """Booking a slot (Part 1, user side)."""
 
-from datetime import time, timedelta
+from datetime import time
 
 import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
 
 from doctor.models import Booking, TimeSlot
 from tests.conftest import client_for
@@ -110,7 +109,7 @@ def test_booking_a_slot_of_an_inactive_doctor_is_refused(patient_client):
 
 
 def test_booking_a_past_slot_is_refused(patient_client):
-    slot = TimeSlotFactory(date=timezone.localdate() - timedelta(days=1))
+    slot = TimeSlotFactory(past=True)
 
     response = book(patient_client, slot)
 
@@ -123,15 +122,13 @@ def test_booking_a_past_slot_is_refused(patient_client):
 
 def test_a_booked_slot_says_already_booked_before_anything_else(patient_client):
     # Booked, disabled and past at once: "already booked" comes first.
-    slot = BookingFactory(
-        slot__date=timezone.localdate() - timedelta(days=1), slot__start_time=time(8, 0)
-    ).slot
+    slot = BookingFactory(past=True, slot__start_time=time(8, 0)).slot
     response = book(patient_client, slot)
     assert response.json() == {"message": "Slot already booked"}
 
 
 def test_a_disabled_past_slot_says_not_available_before_past(patient_client):
-    slot = TimeSlotFactory(is_available=False, date=timezone.localdate() - timedelta(days=1))
+    slot = TimeSlotFactory(is_available=False, past=True)
     response = book(patient_client, slot)
     assert response.json() == {"message": "Slot is not available"}
 

@@ -4,7 +4,6 @@ from datetime import time, timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from doctor.models import Booking, TimeSlot
 from tests.conftest import client_for
@@ -19,9 +18,7 @@ DOCTOR_BOOKINGS_URL = reverse("doctor-bookings")
 
 def past_booking(**kwargs):
     """A booking whose slot has already started (made directly: the API refuses it)."""
-    return BookingFactory(
-        slot__date=timezone.localdate() - timedelta(days=1), slot__start_time=time(9, 0), **kwargs
-    )
+    return BookingFactory(past=True, slot__start_time=time(9, 0), **kwargs)
 
 
 # --- my bookings ------------------------------------------------------------

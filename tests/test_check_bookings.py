@@ -6,17 +6,21 @@ guard away (inside the test's transaction, which rolls it back).
 """
 
 from contextlib import contextmanager
-from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.utils import timezone
 
 from doctor.invariants import Violation, violations
-from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
-from tests.factories import BookingFactory, PatientFactory, TimeSlotFactory
+from doctor.models import Booking, TimeSlot
+from tests.factories import (
+    BookingFactory,
+    HoldFactory,
+    PatientFactory,
+    TimeSlotFactory,
+    WaitlistEntryFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -158,11 +162,7 @@ def test_check_costs_eight_queries_however_many_rows_are_wrong(
 
 def test_a_booked_slot_with_a_live_hold_is_reported(clean_data):
     booking = BookingFactory()
-    hold = Hold.objects.create(
-        slot=booking.slot,
-        patient=PatientFactory(),
-        expires_at=timezone.now() + timedelta(minutes=5),
-    )
+    hold = HoldFactory(slot=booking.slot)
 
     assert violations() == [
         Violation("held-and-booked", f"slot {hold.slot_id} is booked and has a live hold")
@@ -171,37 +171,26 @@ def test_a_booked_slot_with_a_live_hold_is_reported(clean_data):
 
 def test_a_lapsed_hold_on_a_booked_slot_is_no_violation(clean_data):
     booking = BookingFactory()
-    Hold.objects.create(
-        slot=booking.slot,
-        patient=PatientFactory(),
-        expires_at=timezone.now() - timedelta(seconds=1),
-    )
+    HoldFactory(slot=booking.slot, lapsed=True)
 
     assert violations() == []
 
 
 def test_a_patients_own_hold_beside_a_waitlist_offer_is_no_violation(clean_data):
-    patient, soon = PatientFactory(), timezone.now() + timedelta(minutes=5)
-    Hold.objects.create(slot=TimeSlotFactory(), patient=patient, expires_at=soon)
-    Hold.objects.create(slot=TimeSlotFactory(), patient=patient, expires_at=soon, kind="offer")
+    patient = PatientFactory()
+    HoldFactory(patient=patient)
+    HoldFactory(patient=patient, offer=True)
 
     assert violations() == []
 
 
 def test_an_offered_entry_whose_offer_was_released_is_reported(clean_data):
     slot = TimeSlotFactory()
-    offer = Hold.objects.create(
-        slot=slot,
-        patient=PatientFactory(),
-        expires_at=timezone.now() + timedelta(minutes=5),
-        kind="offer",
-        status="released",
-    )
-    entry = WaitlistEntry.objects.create(
+    offer = HoldFactory(slot=slot, offer=True, status="released")
+    entry = WaitlistEntryFactory(
         patient=offer.patient,
         doctor=slot.doctor,
         date_from=slot.date,
-        date_to=slot.date,
         status="offered",
         offer=offer,
     )

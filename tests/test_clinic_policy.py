@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from doctor.models import Booking, Hold, TimeSlot
 from tests.conftest import NOW, client_for, run_together
-from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
+from tests.factories import (
+    BookingFactory,
+    DoctorFactory,
+    HoldFactory,
+    PatientFactory,
+    TimeSlotFactory,
+)
 from tests.steps import available_ids, book, cancel, hold, reschedule
 
 pytestmark = pytest.mark.django_db
@@ -220,7 +226,7 @@ def test_in_the_past_comes_before_too_soon(clock, patient_client):
 
 def test_held_comes_before_too_soon(clock, patient_client):
     slot = slot_at(DoctorFactory(min_booking_notice_minutes=60), 30)
-    Hold.objects.create(slot=slot, patient=PatientFactory(), expires_at=NOW + timedelta(minutes=5))
+    HoldFactory(slot=slot)  # live for five minutes from NOW
 
     response = book(patient_client, slot)
 

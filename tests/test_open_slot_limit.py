@@ -1,10 +1,9 @@
 """MAX_OPEN_SLOTS_PER_DOCTOR: a doctor's open (unbooked, upcoming) slots at most."""
 
-from datetime import time, timedelta
+from datetime import time
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from doctor.models import TimeSlot
 from tests.conftest import client_for, run_together
@@ -21,11 +20,10 @@ def limit_three(settings):
 @pytest.fixture
 def two_open(doctor):
     """Two open slots; a booked, a past and another doctor's slot do not count."""
-    yesterday = timezone.localdate() - timedelta(days=1)
     TimeSlotFactory(doctor=doctor, start_time=time(8, 0))
     TimeSlotFactory(doctor=doctor, start_time=time(8, 30), is_available=False)
     BookingFactory(slot__doctor=doctor, slot__start_time=time(9, 0))
-    TimeSlotFactory(doctor=doctor, date=yesterday)
+    TimeSlotFactory(doctor=doctor, past=True)
     TimeSlotFactory(start_time=time(8, 0))
     return TimeSlot.objects.filter(doctor=doctor).count()
 

@@ -156,7 +156,7 @@ def test_available_slots_leave_out_disabled_booked_and_past_slots(api_client):
     free = TimeSlotFactory()
     TimeSlotFactory(is_available=False)
     BookingFactory()
-    TimeSlotFactory(date=timezone.localdate() - timedelta(days=1))
+    TimeSlotFactory(past=True)
 
     response = api_client.get(AVAILABLE_URL)
 

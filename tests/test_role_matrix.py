@@ -7,20 +7,20 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from calendars.models import CalendarFeed
-from doctor.models import Hold, WaitlistEntry
 from tests.conftest import PASSWORD, bearer
 from tests.factories import (
     BookingFactory,
     DoctorFactory,
+    HoldFactory,
     PatientFactory,
     TimeSlotFactory,
     UserFactory,
+    WaitlistEntryFactory,
     tomorrow,
 )
 
@@ -60,23 +60,16 @@ def world(db):
         feed_token=CalendarFeed.objects.create(user=patient).token,
         free_slot=TimeSlotFactory(doctor=doctor),
         booking=BookingFactory(slot__doctor=doctor, slot__start_time=time(14, 0), patient=patient),
-        hold=Hold.objects.create(
-            slot=TimeSlotFactory(doctor=doctor, start_time=time(16, 0)),
-            patient=patient,
-            expires_at=timezone.now() + timedelta(minutes=5),
-        ),
+        hold=HoldFactory(slot__doctor=doctor, slot__start_time=time(16, 0), patient=patient),
         # On a third doctor's list, so that joining *doctor*'s list is a first join.
-        entry=WaitlistEntry.objects.create(
-            patient=patient, doctor=DoctorFactory(), date_from=tomorrow(), date_to=tomorrow()
-        ),
+        entry=WaitlistEntryFactory(patient=patient),
     )
     world.booked_slot = world.booking.slot
     # Visits that have started (yesterday's slots): one to record, one completed to review.
-    yesterday = timezone.localdate() - timedelta(days=1)
-    world.visit = BookingFactory(slot__doctor=doctor, slot__date=yesterday, patient=patient)
+    world.visit = BookingFactory(slot__doctor=doctor, past=True, patient=patient)
     world.completed = BookingFactory(
         slot__doctor=doctor,
-        slot__date=yesterday,
+        past=True,
         slot__start_time=time(12, 0),
         patient=patient,
         status="completed",

@@ -13,7 +13,13 @@ from doctor.invariants import violations
 from doctor.models import Booking, Review
 from events.models import Event
 from tests.conftest import NOW, client_for, run_together
-from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
+from tests.factories import (
+    BookingFactory,
+    DoctorFactory,
+    PatientFactory,
+    ReviewFactory,
+    TimeSlotFactory,
+)
 from tests.steps import cancel, delete
 
 pytestmark = pytest.mark.django_db
@@ -36,8 +42,7 @@ def record(client, name, booking):
 
 
 def yesterdays(**fields):
-    day = timezone.localdate() - timedelta(days=1)
-    return BookingFactory(slot__date=day, **fields)
+    return BookingFactory(past=True, **fields)
 
 
 # --- complete / no-show -----------------------------------------------------------
@@ -280,7 +285,7 @@ def test_a_thousand_characters_are_accepted(patient_client, completed):
 
 def test_the_database_refuses_a_rating_outside_one_to_five(completed):
     with pytest.raises(IntegrityError):
-        Review.objects.create(booking=completed, doctor=completed.slot.doctor, rating=6)
+        ReviewFactory(booking=completed, rating=6)
 
 
 @pytest.mark.postgres
@@ -311,7 +316,7 @@ def reviewed(doctor, *ratings, patient=None):
         booking = yesterdays(
             slot__doctor=doctor, patient=patient or PatientFactory(), status="completed"
         )
-        Review.objects.create(booking=booking, doctor=doctor, rating=rating)
+        ReviewFactory(booking=booking, rating=rating)
 
 
 @pytest.mark.parametrize(

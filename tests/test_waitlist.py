@@ -14,7 +14,14 @@ from doctor.tasks import pass_on_lapsed_holds
 from events.models import Event
 from tests import steps
 from tests.conftest import client_for, run_together
-from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory, tomorrow
+from tests.factories import (
+    BookingFactory,
+    DoctorFactory,
+    PatientFactory,
+    TimeSlotFactory,
+    WaitlistEntryFactory,
+    tomorrow,
+)
 from tests.steps import book, cancel, delete, hold, release, reschedule, toggle
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +47,7 @@ def leave(client, entry):
 
 def waiting(doctor, *, minutes_ago=0, patient=None, date_from=None, date_to=None):
     """A waiting entry that joined `minutes_ago` (FIFO is by created_at, id)."""
-    return WaitlistEntry.objects.create(
+    return WaitlistEntryFactory(
         patient=patient or PatientFactory(),
         doctor=doctor,
         date_from=date_from or tomorrow(),
@@ -505,7 +512,7 @@ def test_a_slot_of_a_deactivated_doctor_is_not_offered(doctor, slot):
 
 
 def test_a_past_slot_made_available_is_not_offered(doctor):
-    slot = TimeSlotFactory(doctor=doctor, date=timezone.localdate() - timedelta(days=1))
+    slot = TimeSlotFactory(doctor=doctor, past=True)
     TimeSlot.objects.filter(pk=slot.pk).update(is_available=False)
     entry = waiting(doctor, date_from=slot.date, date_to=slot.date)
 
