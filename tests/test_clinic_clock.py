@@ -23,52 +23,78 @@ def body(day, start, end):
     return {"date": day, "start_time": start, "end_time": end}
 
 
-@pytest.mark.parametrize("zone", ["UTC", NEW_YORK, "Asia/Kolkata", "Australia/Lord_Howe"])
-@pytest.mark.parametrize("minutes, status", [(-1, 400), (1, 201)])
-def test_the_past_is_judged_on_the_clinics_clock_in_any_zone(
-    settings, frozen, doctor_client, zone, minutes, status
-):
+ANY_ZONE = ["UTC", NEW_YORK, "Asia/Kolkata", "Australia/Lord_Howe"]
+
+
+def minutes_from_now_in(zone, settings, frozen, minutes):
+    """A slot body starting `minutes` from now on the clock of a clinic in `zone`."""
     settings.TIME_ZONE = zone
-    now = datetime(2027, 7, 1, 12, 0, tzinfo=UTC)
-    frozen(now)
+    now = frozen(datetime(2027, 7, 1, 12, 0, tzinfo=UTC))
     start = timezone.localtime(now, timezone.get_default_timezone()) + timedelta(minutes=minutes)
     end = start + timedelta(minutes=30)
-    slot = body(start.date().isoformat(), f"{start:%H:%M}", f"{end:%H:%M}")
+    return body(start.date().isoformat(), f"{start:%H:%M}", f"{end:%H:%M}")
+
+
+@pytest.mark.parametrize("zone", ANY_ZONE)
+def test_a_slot_a_minute_ahead_on_the_clinics_clock_is_made_in_any_zone(
+    settings, frozen, doctor_client, zone
+):
+    slot = minutes_from_now_in(zone, settings, frozen, 1)
 
     response = doctor_client.post(reverse("doctor-timeslots"), slot, format="json")
 
-    assert response.status_code == status
-    if status == 400:
-        assert response.json() == {"non_field_errors": ["Slot is in the past"]}
-    assert TimeSlot.objects.count() == (status == 201)
+    assert response.status_code == 201
+    assert TimeSlot.objects.count() == 1
+
+
+@pytest.mark.parametrize("zone", ANY_ZONE)
+def test_a_slot_a_minute_ago_on_the_clinics_clock_is_past_in_any_zone(
+    settings, frozen, doctor_client, zone
+):
+    slot = minutes_from_now_in(zone, settings, frozen, -1)
+
+    response = doctor_client.post(reverse("doctor-timeslots"), slot, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["Slot is in the past"]}
+    assert TimeSlot.objects.count() == 0
+
+
+def create_on_the_spring_day(zone, settings, frozen, doctor_client, start, end):
+    settings.TIME_ZONE = zone
+    frozen(datetime(2027, 3, 1, tzinfo=UTC))
+    return doctor_client.post(reverse("doctor-timeslots"), body(SPRING, start, end), format="json")
+
+
+@pytest.mark.parametrize(
+    "zone, start, end",
+    [
+        ("UTC", "02:30", "03:30"),
+        (NEW_YORK, "01:30", "03:30"),  # spans the gap: both ends exist
+    ],
+)
+def test_times_the_clock_shows_are_accepted(settings, frozen, doctor_client, zone, start, end):
+    response = create_on_the_spring_day(zone, settings, frozen, doctor_client, start, end)
+
+    assert response.status_code == 201
+    assert TimeSlot.objects.count() == 1
 
 
 @pytest.mark.parametrize(
     "zone, start, end, expected",
     [
-        ("UTC", "02:30", "03:30", None),
         (NEW_YORK, "02:30", "03:30", "Slot starts at a time the clinic's clock skips"),
         (NEW_YORK, "01:30", "02:30", "Slot ends at a time the clinic's clock skips"),
-        (NEW_YORK, "01:30", "03:30", None),  # spans the gap: both ends exist
     ],
 )
 def test_a_time_the_clock_skips_is_refused(
     settings, frozen, doctor_client, zone, start, end, expected
 ):
-    settings.TIME_ZONE = zone
-    frozen(datetime(2027, 3, 1, tzinfo=UTC))
+    response = create_on_the_spring_day(zone, settings, frozen, doctor_client, start, end)
 
-    response = doctor_client.post(
-        reverse("doctor-timeslots"), body(SPRING, start, end), format="json"
-    )
-
-    if expected is None:
-        assert response.status_code == 201
-        assert TimeSlot.objects.count() == 1
-    else:
-        assert response.status_code == 400
-        assert response.json() == {"non_field_errors": [f"{expected} ({zone})"]}
-        assert not TimeSlot.objects.exists()
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": [f"{expected} ({zone})"]}
+    assert not TimeSlot.objects.exists()
 
 
 def test_a_bulk_run_over_the_skipped_hour_is_refused_naming_it(settings, frozen, doctor_client):
@@ -89,30 +115,40 @@ def test_a_bulk_run_over_the_skipped_hour_is_refused_naming_it(settings, frozen,
     assert not TimeSlot.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "now, status, reply",
-    [
-        # 05:15 UTC is 01:15 EDT: the first 01:30 is still to come.
-        (datetime(2027, 11, 7, 5, 15, tzinfo=UTC), 200, None),
-        # 05:45 UTC is 01:45 EDT: the first 01:30 has passed (the second, EST, has not).
-        (datetime(2027, 11, 7, 5, 45, tzinfo=UTC), 400, {"message": "Slot is in the past"}),
-    ],
-)
-def test_a_time_that_happens_twice_means_its_first_occurrence(
-    settings, frozen, patient_client, now, status, reply
-):
+def at_the_doubled_half_past_one(settings, frozen):
+    """A slot at 01:30 on the autumn day, when New York's clocks show 01:30 twice."""
     settings.TIME_ZONE = NEW_YORK
     frozen(datetime(2027, 11, 1, tzinfo=UTC))
-    slot = TimeSlotFactory(date=date(2027, 11, 7), start_time=time(1, 30))
-    frozen(now)
+    return TimeSlotFactory(date=date(2027, 11, 7), start_time=time(1, 30))
+
+
+def test_a_time_that_happens_twice_is_bookable_before_its_first_occurrence(
+    settings, frozen, patient_client
+):
+    slot = at_the_doubled_half_past_one(settings, frozen)
+    # 05:15 UTC is 01:15 EDT: the first 01:30 is still to come.
+    frozen(datetime(2027, 11, 7, 5, 15, tzinfo=UTC))
 
     response = book(patient_client, slot)
 
-    assert response.status_code == status
-    if reply is not None:
-        assert response.json() == reply
+    assert response.status_code == 200
     slot.refresh_from_db()
-    assert slot.is_booked is (status == 200)
+    assert slot.is_booked is True
+
+
+def test_a_time_that_happens_twice_is_past_once_its_first_occurrence_has_passed(
+    settings, frozen, patient_client
+):
+    slot = at_the_doubled_half_past_one(settings, frozen)
+    # 05:45 UTC is 01:45 EDT: the first 01:30 has passed (the second, EST, has not).
+    frozen(datetime(2027, 11, 7, 5, 45, tzinfo=UTC))
+
+    response = book(patient_client, slot)
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "Slot is in the past"}
+    slot.refresh_from_db()
+    assert slot.is_booked is False
 
 
 @pytest.mark.parametrize("zone", ["Asia/Kolkata", NEW_YORK])

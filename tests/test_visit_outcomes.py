@@ -68,24 +68,30 @@ def test_the_doctor_records_a_started_visit(clock, name, outcome):
 
 @pytest.mark.parametrize("name,outcome", OUTCOMES)
 @pytest.mark.parametrize(
-    "minutes,started",
+    "minutes",
     [
-        pytest.param(1, False, id="a minute before the start"),
-        pytest.param(0, True, id="exactly at the start"),
-        pytest.param(-1, True, id="a minute after the start"),
+        pytest.param(0, id="exactly at the start"),
+        pytest.param(-1, id="a minute after the start"),
     ],
 )
-def test_a_visit_is_recorded_only_once_it_has_started(clock, name, outcome, minutes, started):
+def test_a_visit_is_recorded_from_its_start(clock, name, outcome, minutes):
     booking = visit(minutes)
 
     response = record(client_for(booking.slot.doctor), name, booking)
 
     booking.refresh_from_db()
-    if started:
-        assert (response.status_code, booking.status) == (200, outcome)
-    else:
-        assert (response.status_code, response.json()) == (400, NOT_STARTED)
-        assert booking.status == "booked"
+    assert (response.status_code, booking.status) == (200, outcome)
+
+
+@pytest.mark.parametrize("name", [name for name, _ in OUTCOMES])
+def test_a_visit_is_not_recorded_before_it_has_started(clock, name):
+    booking = visit(1)  # a minute before the start
+
+    response = record(client_for(booking.slot.doctor), name, booking)
+
+    booking.refresh_from_db()
+    assert (response.status_code, response.json()) == (400, NOT_STARTED)
+    assert booking.status == "booked"
 
 
 @pytest.mark.parametrize("name", [name for name, _ in OUTCOMES])
