@@ -1,3 +1,6 @@
+"""The Django admin for staff: users, slots and bookings under the API's own rules; holds
+and waitlist entries read only."""
+
 from datetime import time, timedelta
 
 import pytest

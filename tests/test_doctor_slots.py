@@ -1,4 +1,4 @@
-"""Doctor side of contract Part 1: own list, create, toggle, delete."""
+"""A doctor's own slots (Part 1): list, create, toggle, delete."""
 
 from datetime import UTC, date, datetime, time, timedelta
 

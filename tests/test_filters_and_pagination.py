@@ -1,4 +1,4 @@
-"""Part 2 filters on the lists, and opt-in limit/offset pagination."""
+"""Filters on the lists (Part 2), and opt-in limit/offset pagination."""
 
 from datetime import time, timedelta
 

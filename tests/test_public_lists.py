@@ -1,4 +1,4 @@
-"""The public endpoints of Part 1: the doctor list and the available-slot list."""
+"""What anyone may read (Part 1): the doctor list and the available-slot list."""
 
 from datetime import UTC, datetime, time, timedelta
 

@@ -1,3 +1,6 @@
+"""`manage.py seed_demo`: demo accounts and upcoming slots, once however often it runs,
+and only under DEBUG unless forced."""
+
 from datetime import time
 from io import StringIO
 

@@ -1,4 +1,4 @@
-"""Part 2 booking lifecycle: my bookings, cancel, the doctor's bookings."""
+"""Cancelling a booking, and the booking lists: the patient's own and the doctor's (Part 2)."""
 
 from datetime import time, timedelta
 
