@@ -89,18 +89,6 @@ def test_booking_twice_by_the_same_patient_is_refused(patient, patient_client):
     assert Booking.objects.count() == 1
 
 
-def test_booking_a_disabled_slot_is_refused(patient_client):
-    slot = TimeSlotFactory(is_available=False)
-
-    response = book(patient_client, slot)
-
-    assert response.status_code == 400
-    assert response.json() == {"message": "Slot is not available"}
-    slot.refresh_from_db()
-    assert slot.is_booked is False
-    assert not Booking.objects.exists()
-
-
 def test_booking_a_slot_of_an_inactive_doctor_is_refused(patient_client):
     slot = TimeSlotFactory(doctor=DoctorFactory(is_active=False))
     response = book(patient_client, slot)
@@ -108,13 +96,21 @@ def test_booking_a_slot_of_an_inactive_doctor_is_refused(patient_client):
     assert not Booking.objects.exists()
 
 
-def test_booking_a_past_slot_is_refused(patient_client):
-    slot = TimeSlotFactory(past=True)
+@pytest.mark.parametrize(
+    "state,message",
+    [
+        ({"is_available": False}, "Slot is not available"),
+        ({"past": True}, "Slot is in the past"),
+    ],
+    ids=["disabled", "past"],
+)
+def test_booking_a_disabled_or_past_slot_is_refused(patient_client, state, message):
+    slot = TimeSlotFactory(**state)
 
     response = book(patient_client, slot)
 
     assert response.status_code == 400
-    assert response.json() == {"message": "Slot is in the past"}
+    assert response.json() == {"message": message}
     slot.refresh_from_db()
     assert slot.is_booked is False
     assert not Booking.objects.exists()

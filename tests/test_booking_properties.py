@@ -11,26 +11,13 @@ import os
 from datetime import datetime, time, timedelta
 
 import pytest
-from django.db import transaction
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    Bundle,
-    RuleBasedStateMachine,
-    invariant,
-    multiple,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import Bundle, invariant, multiple, rule
 
-from config.errors import DomainError
 from doctor import services
-from doctor.invariants import violations
 from doctor.models import TimeSlot
 from tests.factories import DoctorFactory, PatientFactory, tomorrow
-
-# Every refusal a service raises is a config.errors.DomainError.
-REFUSALS = (DomainError,)
+from tests.machines import REFUSALS, ServiceMachine, run_machine
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +47,7 @@ def message_of(exc):
     return getattr(exc, "message", None)
 
 
-class BookingMachine(RuleBasedStateMachine):
+class BookingMachine(ServiceMachine):
     """The model: slot id -> {"doctor", "date", "start", "end", "available", "holder"}."""
 
     slots = Bundle("slots")
@@ -68,15 +55,9 @@ class BookingMachine(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        self._savepoint = transaction.atomic()
-        self._savepoint.__enter__()
         self.doctors = DoctorFactory.create_batch(DOCTORS)
         self.patients = PatientFactory.create_batch(PATIENTS)
         self.model = {}
-
-    def teardown(self):
-        transaction.set_rollback(True)
-        self._savepoint.__exit__(None, None, None)
 
     # -- the model's predictions ------------------------------------------
 
@@ -228,11 +209,7 @@ class BookingMachine(RuleBasedStateMachine):
         assert (booking.status, booking.patient_id) == ("cancelled", self.model[slot_id]["holder"])
         self.model[slot_id].update(holder=None, available=True)
 
-    # -- checked after every step -------------------------------------------
-
-    @invariant()
-    def booking_invariants_hold(self):
-        assert violations() == []
+    # -- checked after every step, besides the booking invariants -----------
 
     @invariant()
     def database_matches_model(self):
@@ -253,13 +230,4 @@ class BookingMachine(RuleBasedStateMachine):
 
 
 def test_random_slot_and_booking_sequences_keep_the_invariants():
-    run_state_machine_as_test(
-        BookingMachine,
-        settings=settings(
-            max_examples=EXAMPLES,
-            stateful_step_count=20,
-            deadline=None,
-            database=None,  # each run explores afresh; a failure prints its steps
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
-    )
+    run_machine(BookingMachine, examples=EXAMPLES, steps=20)

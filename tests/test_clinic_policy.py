@@ -103,16 +103,6 @@ def test_booking_at_or_past_the_notice_is_accepted(clock, patient_client, minute
     assert Booking.objects.get().slot == slot
 
 
-@pytest.mark.parametrize("minutes", cases(NOTICE_CASES, False))
-def test_booking_inside_the_notice_is_refused(clock, patient_client, minutes):
-    slot = slot_at(DoctorFactory(min_booking_notice_minutes=60), minutes)
-
-    response = book(patient_client, slot)
-
-    assert (response.status_code, response.json()) == (400, TOO_SOON)
-    assert untouched(slot)
-
-
 @pytest.mark.parametrize("minutes", cases(NOTICE_CASES, True))
 def test_holding_at_or_past_the_notice_is_accepted(clock, patient_client, minutes):
     slot = slot_at(DoctorFactory(min_booking_notice_minutes=60), minutes)
@@ -122,11 +112,12 @@ def test_holding_at_or_past_the_notice_is_accepted(clock, patient_client, minute
     assert response.status_code == 201
 
 
+@pytest.mark.parametrize("action", [book, hold])
 @pytest.mark.parametrize("minutes", cases(NOTICE_CASES, False))
-def test_holding_inside_the_notice_is_refused(clock, patient_client, minutes):
+def test_booking_or_holding_inside_the_notice_is_refused(clock, patient_client, action, minutes):
     slot = slot_at(DoctorFactory(min_booking_notice_minutes=60), minutes)
 
-    response = hold(patient_client, slot)
+    response = action(patient_client, slot)
 
     assert (response.status_code, response.json()) == (400, TOO_SOON)
     assert untouched(slot)

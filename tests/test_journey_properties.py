@@ -13,28 +13,16 @@ from datetime import datetime, time, timedelta
 from unittest import mock
 
 import pytest
-from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
-    invariant,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import initialize, invariant, rule
 
-from config.errors import DomainError
 from doctor import services
-from doctor.invariants import violations
 from doctor.models import Booking, Hold, TimeSlot
 from tests.conftest import Clock
 from tests.factories import DoctorFactory, PatientFactory, TimeSlotFactory
-
-# Every exception a service may raise to refuse a request.
-REFUSALS = (DomainError,)
+from tests.machines import REFUSALS, ServiceMachine, run_machine
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +40,7 @@ def mid_morning_tomorrow():
     return datetime.combine(tomorrow, time(10), tzinfo=timezone.get_default_timezone())
 
 
-class JourneyMachine(RuleBasedStateMachine):
+class JourneyMachine(ServiceMachine):
     def __init__(self):
         super().__init__()
         # A state machine takes no fixtures: it patches the `frozen` fixture's Clock
@@ -60,8 +48,6 @@ class JourneyMachine(RuleBasedStateMachine):
         self.clock = Clock(mid_morning_tomorrow())
         self._patch = mock.patch("django.utils.timezone.now", self.clock)
         self._patch.start()
-        self._savepoint = transaction.atomic()
-        self._savepoint.__enter__()
 
     @initialize()
     def world(self):
@@ -78,8 +64,7 @@ class JourneyMachine(RuleBasedStateMachine):
         self.patients = PatientFactory.create_batch(PATIENTS)
 
     def teardown(self):
-        transaction.set_rollback(True)
-        self._savepoint.__exit__(None, None, None)
+        super().teardown()
         self._patch.stop()
 
     # -- the steps -------------------------------------------------------------
@@ -130,11 +115,7 @@ class JourneyMachine(RuleBasedStateMachine):
     def tick(self, seconds):
         self.clock.move(seconds=seconds)
 
-    # -- checked after every step ---------------------------------------------
-
-    @invariant()
-    def booking_invariants_hold(self):
-        assert violations() == []
+    # -- checked after every step, besides the booking invariants -------------
 
     @invariant()
     def a_slot_has_at_most_one_owner(self):
@@ -154,13 +135,4 @@ class JourneyMachine(RuleBasedStateMachine):
 
 
 def test_random_journeys_keep_the_invariants():
-    run_state_machine_as_test(
-        JourneyMachine,
-        settings=settings(
-            max_examples=EXAMPLES,
-            stateful_step_count=25,
-            deadline=None,
-            database=None,  # each run explores afresh; a failure prints its steps
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
-    )
+    run_machine(JourneyMachine, examples=EXAMPLES, steps=25)

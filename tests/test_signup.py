@@ -125,15 +125,13 @@ def test_a_patient_signs_up_with_the_snake_case_body(api_client):
     assert (user.full_name, user.user_type) == ("Asha Rao", "user")
 
 
-def test_a_doctor_signs_up_with_the_snake_case_body(api_client):
-    response = signup(api_client, doctor_body())
-
-    assert response.status_code == 201
-    user = UserProfile.objects.get()
-    assert response.json() == {
-        "message": "Signup successful",
-        "user": {
-            "id": user.id,
+# The two doctor bodies as the reply shows them (the clinic policy keys left at
+# their defaults) and as the doctor fields are stored.
+NO_POLICY = {"cancelNoticeMinutes": 0, "minBookingNoticeMinutes": 0, "maxBookingDaysAhead": None}
+DOCTOR_SIGNUPS = [
+    pytest.param(
+        doctor_body,
+        {
             "email": "lakshman@example.com",
             "fullName": "Dr Lakshman",
             "userType": "doctor",
@@ -147,33 +145,23 @@ def test_a_doctor_signs_up_with_the_snake_case_body(api_client):
             "homeConsultation": True,
             "languages": "English, Kannada",
             "description": "Children's health, vaccinations.",
-            "cancelNoticeMinutes": 0,
-            "minBookingNoticeMinutes": 0,
-            "maxBookingDaysAhead": None,
         },
-    }
-    assert stored(user, UNSET_DOCTOR_ROW) == {
-        "specialization": "pediatric",
-        "years_of_experience": 8,
-        "consultation_fee": Decimal("500"),
-        "clinic_address": "MG Road",
-        "video_consult_fee": Decimal("300"),
-        "home_consult_fee": Decimal("900.50"),
-        "home_consultation": True,
-        "languages": "English, Kannada",
-        "description": "Children's health, vaccinations.",
-    }
-
-
-def test_a_doctor_signs_up_with_the_camel_case_body_of_the_react_page(api_client):
-    response = signup(api_client, react_doctor_body())
-
-    assert response.status_code == 201
-    user = UserProfile.objects.get()
-    assert response.json() == {
-        "message": "Signup successful",
-        "user": {
-            "id": user.id,
+        {
+            "specialization": "pediatric",
+            "years_of_experience": 8,
+            "consultation_fee": Decimal("500"),
+            "clinic_address": "MG Road",
+            "video_consult_fee": Decimal("300"),
+            "home_consult_fee": Decimal("900.50"),
+            "home_consultation": True,
+            "languages": "English, Kannada",
+            "description": "Children's health, vaccinations.",
+        },
+        id="snake-case body",
+    ),
+    pytest.param(
+        react_doctor_body,
+        {
             "email": "meera@example.com",
             "fullName": "Dr Meera",
             "userType": "doctor",
@@ -187,29 +175,42 @@ def test_a_doctor_signs_up_with_the_camel_case_body_of_the_react_page(api_client
             "homeConsultation": False,
             "languages": "Hindi",
             "description": "Heart care.",
-            "cancelNoticeMinutes": 0,
-            "minBookingNoticeMinutes": 0,
-            "maxBookingDaysAhead": None,
         },
+        {
+            "specialization": "cardiology",
+            "years_of_experience": 12,
+            "consultation_fee": Decimal("750.50"),
+            "clinic_address": "Indiranagar",
+            "video_consult_fee": Decimal("400"),
+            "home_consult_fee": Decimal("1200"),
+            "home_consultation": False,
+            "languages": "Hindi",
+            "description": "Heart care.",
+        },
+        id="camel-case body of the React page",
+    ),
+]
+
+
+@pytest.mark.parametrize("body,shown,kept", DOCTOR_SIGNUPS)
+def test_a_doctor_signs_up_and_the_reply_shows_the_account(api_client, body, shown, kept):
+    response = signup(api_client, body())
+
+    assert response.status_code == 201
+    user = UserProfile.objects.get()
+    assert response.json() == {
+        "message": "Signup successful",
+        "user": {"id": user.id, **shown, **NO_POLICY},
     }
 
 
-def test_the_camel_case_doctor_fields_are_stored(api_client):
-    signup(api_client, react_doctor_body())
+@pytest.mark.parametrize("body,shown,kept", DOCTOR_SIGNUPS)
+def test_a_doctors_fields_are_stored(api_client, body, shown, kept):
+    signup(api_client, body())
 
     user = UserProfile.objects.get()
-    assert (user.full_name, user.user_type) == ("Dr Meera", "doctor")
-    assert stored(user, UNSET_DOCTOR_ROW) == {
-        "specialization": "cardiology",
-        "years_of_experience": 12,
-        "consultation_fee": Decimal("750.50"),
-        "clinic_address": "Indiranagar",
-        "video_consult_fee": Decimal("400"),
-        "home_consult_fee": Decimal("1200"),
-        "home_consultation": False,
-        "languages": "Hindi",
-        "description": "Heart care.",
-    }
+    assert (user.full_name, user.user_type) == (shown["fullName"], "doctor")
+    assert stored(user, UNSET_DOCTOR_ROW) == kept
 
 
 def test_a_patient_signs_up_with_the_camel_case_body(api_client):
