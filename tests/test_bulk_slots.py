@@ -108,18 +108,17 @@ def test_a_past_slot_rejects_the_whole_request(doctor_client):
     assert not TimeSlot.objects.exists()
 
 
-def test_more_than_500_slots_are_refused(doctor_client):
-    monday = next_monday()
-    response = doctor_client.post(
-        URL,
-        body(
-            date_to=(monday + timedelta(days=30)).isoformat(),
-            start_time="00:00",
-            end_time="23:59",
-            duration=15,
-        ),
-        format="json",
+def days_of(days, start_time, end_time, duration):
+    """A run from next Monday over `days` days."""
+    last_day = next_monday() + timedelta(days=days - 1)
+    return body(
+        date_to=last_day.isoformat(), start_time=start_time, end_time=end_time, duration=duration
     )
+
+
+def test_more_than_500_slots_are_refused(doctor_client):
+    # 95 fifteen-minute slots a day for 31 days.
+    response = doctor_client.post(URL, days_of(31, "00:00", "23:59", 15), format="json")
     assert response.status_code == 400
     assert response.json() == {"non_field_errors": ["At most 500 slots can be created at once."]}
     assert not TimeSlot.objects.exists()
@@ -127,17 +126,7 @@ def test_more_than_500_slots_are_refused(doctor_client):
 
 def test_exactly_500_slots_are_accepted(doctor_client):
     # 50 ten-minute slots a day for ten days.
-    monday = next_monday()
-    response = doctor_client.post(
-        URL,
-        body(
-            date_to=(monday + timedelta(days=9)).isoformat(),
-            start_time="08:00",
-            end_time="16:20",
-            duration=10,
-        ),
-        format="json",
-    )
+    response = doctor_client.post(URL, days_of(10, "08:00", "16:20", 10), format="json")
     assert response.status_code == 201
     assert TimeSlot.objects.count() == 500
 

@@ -727,6 +727,16 @@ def test_deleting_a_slot_with_a_lapsed_offer_ends_the_entry(frozen, doctor, doct
 # --- races (PostgreSQL) ------------------------------------------------------------------
 
 
+def a_lapsed_offer(*minutes_ago):
+    """A booked slot, entries that joined `minutes_ago` each, then the slot cancelled
+    (so offered to the first entry) and the offer lapsed: (slot, entries)."""
+    slot = BookingFactory().slot
+    entries = [waiting(slot.doctor, minutes_ago=minutes) for minutes in minutes_ago]
+    cancel(client_for(slot.doctor), slot)
+    Hold.objects.filter(slot=slot).update(expires_at=timezone.now() - timedelta(seconds=1))
+    return slot, entries
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("round_", range(5))
@@ -749,11 +759,7 @@ def test_a_cancel_and_a_booking_racing_leave_the_slot_offered_or_booked(round_):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("round_", range(5))
 def test_a_lapsed_offer_passing_on_and_a_booking_racing_end_offered_xor_booked(round_):
-    booking = BookingFactory()
-    slot = booking.slot
-    first, second = waiting(slot.doctor, minutes_ago=2), waiting(slot.doctor, minutes_ago=1)
-    cancel(client_for(slot.doctor), slot)
-    Hold.objects.filter(slot=slot).update(expires_at=timezone.now() - timedelta(seconds=1))
+    slot, (first, second) = a_lapsed_offer(2, 1)
     rival = client_for(PatientFactory())
 
     _, reply = run_together([services.lapsed_holds_pass_on, lambda: book(rival, slot)])
@@ -796,12 +802,7 @@ def test_two_slots_freed_at_once_make_one_offer_per_entry():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_passing_on_at_once_make_one_offer():
-    booking = BookingFactory()
-    slot = booking.slot
-    first, second = waiting(slot.doctor, minutes_ago=2), waiting(slot.doctor, minutes_ago=1)
-    third = waiting(slot.doctor)
-    cancel(client_for(slot.doctor), slot)
-    Hold.objects.filter(slot=slot).update(expires_at=timezone.now() - timedelta(seconds=1))
+    slot, (first, second, third) = a_lapsed_offer(2, 1, 0)
 
     results = run_together([services.lapsed_holds_pass_on, services.lapsed_holds_pass_on])
 
