@@ -20,6 +20,7 @@ __all__ = [
     "UNSET_DOCTOR_ROW",
     "Clock",
     "bearer",
+    "booked_reply",
     "client_for",
     "on_postgres",
     "run_together",
@@ -41,6 +42,17 @@ UNSET_DOCTOR_ROW = {
     "languages": "",
     "description": "",
 }
+
+
+def booked_reply(slot, patient, booking):
+    """The contract's reply to `patient` booking `slot`, which made `booking`."""
+    return {
+        "message": "Slot booked successfully",
+        "slot_id": slot.id,
+        "doctor_id": slot.doctor_id,
+        "user_id": patient.id,
+        "booking_id": booking.id,
+    }
 
 
 def on_postgres():

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from doctor.models import Booking, TimeSlot
-from tests.conftest import client_for
+from tests.conftest import booked_reply, client_for
 from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
 from tests.steps import available_ids, book
 
@@ -21,13 +21,7 @@ def test_a_patient_books_a_free_slot(patient, patient_client):
 
     assert response.status_code == 200
     booking = Booking.objects.get()
-    assert response.json() == {
-        "message": "Slot booked successfully",
-        "slot_id": slot.id,
-        "doctor_id": slot.doctor_id,
-        "user_id": patient.id,
-        "booking_id": booking.id,
-    }
+    assert response.json() == booked_reply(slot, patient, booking)
     assert (booking.slot, booking.patient, booking.status) == (slot, patient, "booked")
     slot.refresh_from_db()
     assert (slot.is_booked, slot.is_available) == (True, False)

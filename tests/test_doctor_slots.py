@@ -29,30 +29,21 @@ def slot_body(**overrides):
 
 # --- who may call -----------------------------------------------------------
 
+DOCTOR_ENDPOINTS = [
+    ("get", LIST_URL),
+    ("post", LIST_URL),
+    ("patch", reverse("slot-toggle", args=[1])),
+    ("delete", reverse("slot-delete", args=[1])),
+]
 
-@pytest.mark.parametrize(
-    "method,url",
-    [
-        ("get", LIST_URL),
-        ("post", LIST_URL),
-        ("patch", reverse("slot-toggle", args=[1])),
-        ("delete", reverse("slot-delete", args=[1])),
-    ],
-)
+
+@pytest.mark.parametrize("method,url", DOCTOR_ENDPOINTS)
 def test_doctor_endpoints_refuse_anonymous_callers_with_401(api_client, method, url):
     response = getattr(api_client, method)(url)
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize(
-    "method,url",
-    [
-        ("get", LIST_URL),
-        ("post", LIST_URL),
-        ("patch", reverse("slot-toggle", args=[1])),
-        ("delete", reverse("slot-delete", args=[1])),
-    ],
-)
+@pytest.mark.parametrize("method,url", DOCTOR_ENDPOINTS)
 def test_doctor_endpoints_refuse_patients_and_admins_with_403(
     patient_client, admin_client_jwt, method, url
 ):

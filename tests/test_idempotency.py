@@ -16,7 +16,7 @@ from idempotency import services as key_services
 from idempotency.decorators import fingerprint
 from idempotency.models import IdempotencyKey
 from tests import steps
-from tests.conftest import client_for, run_together
+from tests.conftest import booked_reply, client_for, run_together
 from tests.factories import DoctorFactory, PatientFactory, TimeSlotFactory, tomorrow
 
 pytestmark = pytest.mark.django_db
@@ -57,13 +57,7 @@ def test_the_first_reply_is_the_plain_booking_reply(patient_client, patient):
     response = book(patient_client, slot, "k-1")
 
     booking = Booking.objects.get()
-    assert response.json() == {
-        "message": "Slot booked successfully",
-        "slot_id": slot.id,
-        "doctor_id": slot.doctor_id,
-        "user_id": patient.id,
-        "booking_id": booking.id,
-    }
+    assert response.json() == booked_reply(slot, patient, booking)
     assert response["Content-Type"] == "application/json"
 
 
