@@ -182,7 +182,7 @@ def copy_slots(doctor_list, count):
 
 def bump():
     """The bench writes rows behind the services' back: tell the servers' list cache."""
-    from doctor.listcache import bump_after_commit
+    from listcache.services import bump_after_commit
 
     bump_after_commit()
 

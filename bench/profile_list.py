@@ -69,7 +69,7 @@ def main():
         values = TimeSlot.objects.bookable().order_by("date", "start_time", "id")
         return common.encode(list(values.values(*common.SLOT_COLUMNS)))
 
-    # What-if for doctor/views.py: load only the columns the JSON shows.
+    # What-if for doctor/views/lists.py: load only the columns the JSON shows.
     shown = [c for c in common.SLOT_COLUMNS if c not in ("id", "doctor_id")]
 
     stages = {

@@ -140,6 +140,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    # Through the service: the doctor card's rating changes with a deleted review.
+    def delete_model(self, request, obj):
+        services.review_delete(review_id=obj.pk)
+
+    def delete_queryset(self, request, queryset):
+        for review in queryset.order_by("pk"):
+            services.review_delete(review_id=review.pk)
+
     def has_delete_permission(self, request, obj=None):
         return False
 
@@ -240,3 +248,11 @@ class ReviewAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    # Through the service: the doctor card's rating changes with a deleted review.
+    def delete_model(self, request, obj):
+        services.review_delete(review_id=obj.pk)
+
+    def delete_queryset(self, request, queryset):
+        for review in queryset.order_by("pk"):
+            services.review_delete(review_id=review.pk)

@@ -103,9 +103,11 @@ def test_an_event_is_delivered_only_to_enabled_endpoints_that_want_its_type():
     assert {d.endpoint for d in event.deliveries.all()} == {wants_all, wants_it}
 
 
-def test_the_environment_endpoint_is_created_once_and_gets_every_event(settings):
+def test_the_sweep_creates_the_environment_endpoint_once_and_it_gets_every_event(settings):
     settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
 
+    services.sweep()
+    services.sweep()
     services.event_emit("booking.created", {})
     services.event_emit("waitlist.offered", {})
 
@@ -118,11 +120,30 @@ def test_the_environment_endpoint_is_created_once_and_gets_every_event(settings)
     assert Delivery.objects.filter(endpoint=endpoint).count() == 2
 
 
-def test_a_new_secret_in_the_environment_replaces_the_stored_one(settings):
+def test_emitting_an_event_never_touches_the_endpoint_rows(settings, django_assert_num_queries):
+    settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
+
+    # The event and the enabled endpoints: no get_or_create of WEBHOOK_URL's row.
+    with django_assert_num_queries(2):
+        services.event_emit("booking.created", {})
+
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_an_event_made_before_the_environment_endpoint_existed_is_not_sent_to_it(settings):
+    settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
+    before = services.event_emit("booking.created", {})
+
+    services.sweep()
+
+    assert not before.deliveries.exists()
+
+
+def test_a_new_secret_in_the_environment_replaces_the_stored_one_at_the_sweep(settings):
     settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
     WebhookEndpointFactory(url=settings.WEBHOOK_URL)
 
-    services.event_emit("booking.created", {})
+    services.sweep()
 
     assert WebhookEndpoint.objects.get().secret == ENV_SECRET
 

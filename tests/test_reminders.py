@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from doctor.models import clinic_now
+from doctor.clock import clinic_now
 from notifications.models import Reminder
 from notifications.services import send_due_reminders, send_reminder
 from notifications.tasks import send_reminders

@@ -1,0 +1,1 @@
+"""The doctor app's endpoints, one module per concern (doctor/urls.py lists them)."""
