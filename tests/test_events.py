@@ -209,6 +209,36 @@ def test_a_retry_that_would_fall_past_24_hours_marks_the_delivery_failed():
     assert (delivery.status, delivery.attempts) == ("failed", 1)
 
 
+@pytest.mark.parametrize(
+    "margin, status",
+    [(timedelta(0), "failed"), (timedelta(microseconds=1), "pending")],
+    ids=["retry-exactly-at-give-up-fails", "retry-a-microsecond-before-give-up-stays-pending"],
+)
+def test_a_retry_landing_exactly_at_give_up_at_fails_the_delivery(settings, margin, status):
+    settings.WEBHOOK_RETRY_SECONDS = 30
+    delivery = emit()
+    now = timezone.now()
+    done = now + timedelta(seconds=1)
+    retry_at = done + timedelta(seconds=30)  # the first backoff
+    Delivery.objects.filter(pk=delivery.pk).update(give_up_at=retry_at + margin)
+    claimed = services.claim(delivery.pk, now)
+    attempt = DeliveryAttempt.objects.create(
+        delivery=claimed, number=1, started_at=now, finished_at=done, status_code=500
+    )
+
+    services.record_outcome(claimed, attempt)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.leased_until) == (status, None)
+    if status == "failed":
+        # No further attempt: nothing to sweep, nothing to claim, even later on.
+        assert services.sweep(retry_at) == []
+        assert services.claim(delivery.pk, retry_at) is None
+    else:
+        assert delivery.next_attempt_at == retry_at
+        assert services.sweep(retry_at) == [delivery.pk]
+
+
 def test_the_sweep_fails_pending_deliveries_older_than_24_hours_and_returns_the_due():
     old, due, later = emit(), emit(), emit()
     now = timezone.now()
