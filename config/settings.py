@@ -195,6 +195,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 # process dies; every task is harmless twice (see events.services).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task that raises (a failed webhook attempt: events.tasks.DeliveryFailed) is
+# acknowledged, never re-queued: the next attempt is the sweep's, after backoff.
+CELERY_TASK_ACKS_ON_FAILURE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
