@@ -4,10 +4,10 @@ events.services decides who attempts a delivery)."""
 import logging
 
 from celery import shared_task
-from django.utils import timezone
+from celery.signals import worker_ready
 
 from events import services
-from events.models import Delivery, DeliveryAttempt
+from events.models import Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -20,12 +20,10 @@ class DeliveryFailed(Exception):
 
 @shared_task(throws=(DeliveryFailed,))
 def deliver(delivery_id):
-    started = timezone.now()
-    services.delivery_attempt(delivery_id)
-    attempt = own_failed_attempt(delivery_id, started)
-    if attempt is None:
-        return
-    delivery = attempt.delivery
+    attempt = services.delivery_attempt(delivery_id)
+    if attempt is None or attempt.delivered:
+        return  # delivered, or not this task's to attempt (not due, done, leased)
+    delivery = Delivery.objects.get(pk=delivery_id)
     then = (
         "given up"
         if delivery.status == Delivery.Status.FAILED
@@ -41,25 +39,14 @@ def deliver(delivery_id):
     raise DeliveryFailed(f"delivery {delivery_id} attempt {attempt.number}: {attempt.outcome}")
 
 
-def own_failed_attempt(delivery_id, started):
-    """The attempt this task just made, if it did not deliver (no 2xx); None when
-    it delivered or when this task made none (not due, done, or another worker's
-    lease). Ours is the newest attempt that started after `started` and has
-    finished (delivery_attempt returns only once its attempt is recorded); one
-    still running belongs to another worker."""
-    attempt = (
-        DeliveryAttempt.objects.select_related("delivery")
-        .filter(delivery_id=delivery_id, started_at__gte=started)
-        .order_by("-number")
-        .first()
-    )
-    if attempt is None or attempt.finished_at is None:
-        return None
-    code = attempt.status_code
-    return None if code is not None and 200 <= code < 300 else attempt
-
-
 @shared_task
 def sweep():
-    """Periodic (beat): enqueue every delivery that is due and not leased."""
+    """Periodic (beat): bring WEBHOOK_URL's endpoint in step, then enqueue every
+    delivery that is due and not leased."""
     services.enqueue(services.sweep())
+
+
+@worker_ready.connect
+def endpoint_at_start(**_):
+    """A new worker brings WEBHOOK_URL's endpoint row in step before any sweep runs."""
+    services.env_endpoint()

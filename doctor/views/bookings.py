@@ -1,7 +1,7 @@
 """Booking a slot, cancelling, moving a booking, and the two booking lists."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.decorators import api_view, permission_classes, throttle_classes, throttle_scope
+from rest_framework.decorators import api_view, permission_classes
 from rest_framework.response import Response
 
 from accounts.permissions import IsDoctor, IsPatient
@@ -18,12 +18,12 @@ from config.openapi import (
     UNAUTHENTICATED,
     list_or_page,
 )
-from config.throttles import SharedScopedRateThrottle
 from doctor import services
 from doctor.models import Booking
 from doctor.pagination import list_response
 from doctor.replies import BookedSerializer, CancelledSerializer, RescheduledSerializer
 from doctor.serializers import BookingSerializer, DoctorBookingSerializer, RescheduleSerializer
+from doctor.views import patient_step
 from idempotency.decorators import idempotent
 
 
@@ -32,11 +32,7 @@ from idempotency.decorators import idempotent
     parameters=[IDEMPOTENCY_KEY],
     responses={200: BookedSerializer, **SLOT_STEP_REFUSALS},
 )
-@api_view(["POST"])
-@permission_classes([IsPatient])
-@throttle_classes([SharedScopedRateThrottle])
-@throttle_scope("booking")
-@idempotent
+@patient_step
 def book_slot(request, slot_id):
     """Book a slot for the calling patient."""
     booking = services.slot_book(slot_id=slot_id, patient=request.user)
@@ -76,11 +72,7 @@ def cancel_booking(request, slot_id):
         **IDEMPOTENCY_REFUSALS,
     },
 )
-@api_view(["POST"])
-@permission_classes([IsPatient])
-@throttle_classes([SharedScopedRateThrottle])
-@throttle_scope("booking")
-@idempotent
+@patient_step
 def reschedule_booking(request, booking_id):
     """Move the caller's booking to another slot of the same doctor, in one step."""
     serializer = RescheduleSerializer(data=request.data)

@@ -2,15 +2,14 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.decorators import api_view, permission_classes, throttle_classes, throttle_scope
+from rest_framework.decorators import api_view, permission_classes
 from rest_framework.response import Response
 
 from accounts.permissions import IsPatient
 from config.openapi import IDEMPOTENCY_KEY, MESSAGE, ROLE_REFUSALS, SLOT_STEP_REFUSALS
-from config.throttles import SharedScopedRateThrottle
 from doctor import services
 from doctor.replies import HeldSerializer
-from idempotency.decorators import idempotent
+from doctor.views import patient_step
 
 HOLD_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Hold not found"}`.')
 
@@ -24,11 +23,7 @@ HOLD_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Hold not fo
         **SLOT_STEP_REFUSALS,
     },
 )
-@api_view(["POST"])
-@permission_classes([IsPatient])
-@throttle_classes([SharedScopedRateThrottle])
-@throttle_scope("booking")
-@idempotent
+@patient_step
 def hold_slot(request, slot_id):
     """Keep a slot for the calling patient while they pay (HOLD_SECONDS)."""
     hold, created = services.hold_place(slot_id=slot_id, patient=request.user)
