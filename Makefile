@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+# `make run PORT=8001` serves on 127.0.0.1:8001.
+PORT ?= 8000
 
 .PHONY: run test test-pg lint complexity format schema serve worker migrate clean faults
 
@@ -21,7 +23,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 run: $(VENV)/.installed
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py seed_demo
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Production-style: gunicorn on the same settings (DEBUG off: SECRET_KEY must be set).
 serve: $(VENV)/.installed
@@ -40,11 +42,18 @@ migrate: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 
 # The whole suite on the configured database (SQLite unless DATABASE_URL says otherwise).
+# Local Redis (127.0.0.1:6379), where it answers: database 7 for the list cache
+# tests (their own keys only, TEST_LIST_CACHE_REDIS_URL) and 15 for the throttle
+# tests (emptied with FLUSHDB, TEST_REDIS_URL); without Redis those skip.
+# test-pg adds database 5, the Celery broker of tests/test_worker.py (its own
+# queue's keys only), and Redis is required there. .ci/worker uses 11 (FLUSHDB).
 test: $(VENV)/.installed-dev
+	@echo "make test: local Redis databases 7 and 15 (15 is flushed); tests needing Redis skip without it"
 	$(BIN)/python -m pytest
 
 # The same suite on PostgreSQL, where the race tests must run, not skip.
 test-pg: $(VENV)/.installed-dev
+	@echo "make test-pg: on $(PG_URL); local Redis databases 5, 7 and 15 (15 is flushed)"
 	DATABASE_URL=$(PG_URL) REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
 
 # Fails on any schema error or warning (CI runs it).

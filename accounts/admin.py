@@ -3,7 +3,7 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import forms as auth_forms
 
 from accounts.models import DOCTOR_FIELDS, UserProfile, normalize_email
-from doctor.listcache import bump_after_commit
+from listcache.services import bump_after_commit
 
 
 class UserCreationForm(auth_forms.UserCreationForm):
@@ -58,7 +58,7 @@ class UserProfileAdmin(auth_admin.UserAdmin):
     )
 
     # A doctor's card (and every slot's doctor_details) shows these fields: the
-    # public lists' cache must not outlive an edit (doctor/listcache.py).
+    # public lists' cache must not outlive an edit (listcache/services.py).
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         bump_after_commit()

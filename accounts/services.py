@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import UserProfile
 from config.errors import Refused
-from doctor.listcache import bump_after_commit
+from listcache.services import bump_after_commit
 
 
 class EmailTaken(Refused):

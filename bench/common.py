@@ -1,4 +1,5 @@
-"""What bench/run.py and bench/profile_list.py share: the bench database and its data.
+"""What bench/run.py and bench/profile_list.py share: the bench database and its
+data, and the in-process timing.
 
 Everything here runs against a dedicated PostgreSQL database (quickmed_bench by
 default), never the test databases, and is only ever imported by the bench
@@ -7,10 +8,12 @@ scripts: pytest does not collect this folder (testpaths is tests/).
 
 import json
 import os
+import statistics
 import sys
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from time import perf_counter, process_time
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,7 +185,7 @@ def copy_slots(doctor_list, count):
 
 def bump():
     """The bench writes rows behind the services' back: tell the servers' list cache."""
-    from doctor.listcache import bump_after_commit
+    from listcache.services import bump_after_commit
 
     bump_after_commit()
 
@@ -230,3 +233,18 @@ def encode(rows):
     from rest_framework.utils.encoders import JSONEncoder
 
     return json.dumps(rows, cls=JSONEncoder, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def median_ms(func, repeat=30):
+    """{"wall", "cpu"}: median wall and CPU milliseconds of `repeat` calls, after
+    one warm-up call (first-call caches: serializer fields, query compilation).
+    The CPU figure is this process's: not inflated by other processes competing
+    for the cores, and, like the workers' CPU figure, without PostgreSQL's work."""
+    func()
+    wall, cpu = [], []
+    for _ in range(repeat):
+        start, start_cpu = perf_counter(), process_time()
+        func()
+        wall.append(perf_counter() - start)
+        cpu.append(process_time() - start_cpu)
+    return {"wall": statistics.median(wall) * 1000, "cpu": statistics.median(cpu) * 1000}

@@ -19,19 +19,6 @@ import time
 import common
 
 
-def median_ms(func, repeat):
-    """Median wall and CPU milliseconds; the CPU figure is not inflated by other
-    processes sharing the cores (PostgreSQL's own work is not in it)."""
-    func()  # warm up: first-call caches (serializer fields, query compilation)
-    wall, cpu = [], []
-    for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        func()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slots", type=int, default=1000)
@@ -69,7 +56,7 @@ def main():
         values = TimeSlot.objects.bookable().order_by("date", "start_time", "id")
         return common.encode(list(values.values(*common.SLOT_COLUMNS)))
 
-    # What-if for doctor/views.py: load only the columns the JSON shows.
+    # What-if for doctor/views/lists.py: load only the columns the JSON shows.
     shown = [c for c in common.SLOT_COLUMNS if c not in ("id", "doctor_id")]
 
     stages = {
@@ -82,8 +69,8 @@ def main():
     }
     print(f"{len(rows)} rows, median of {args.repeat} runs: wall ms, CPU ms (Python GC on)")
     for name, func in stages.items():
-        wall, cpu = median_ms(func, args.repeat)
-        print(f"  {name:36} {wall:8.2f} {cpu:8.2f}")
+        ms = common.median_ms(func, args.repeat)
+        print(f"  {name:36} {ms['wall']:8.2f} {ms['cpu']:8.2f}")
 
     # What-if for the gunicorn config: full collections re-scan every object
     # Django holds; gc.freeze() after start-up takes those out. GC spikes show in

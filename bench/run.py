@@ -20,7 +20,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,20 +84,6 @@ def wrk_version():
 # --- the floor and the database's side, in-process -----------------------------
 
 
-def median_ms(func, repeat=30):
-    """Median wall time and median CPU time of this process. The CPU figure is not
-    inflated by other processes competing for the two cores; like the workers' CPU
-    figure it leaves out PostgreSQL's own work."""
-    func()  # warm-up
-    wall, cpu = [], []
-    for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        func()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return {"wall": statistics.median(wall) * 1000, "cpu": statistics.median(cpu) * 1000}
-
-
 def floors(n):
     """The same rows as each endpoint, read with .values() and JSON-encoded: no
     model instances, no serializer, no HTTP. The best an ORM-based endpoint can do."""
@@ -109,14 +94,16 @@ def floors(n):
         return TimeSlot.objects.bookable().order_by("date", "start_time", "id")
 
     result = {
-        "page": median_ms(
+        "page": common.median_ms(
             lambda: (
                 slots().count(),
                 common.encode(list(slots().values(*common.SLOT_COLUMNS)[:50])),
             )
         ),
-        "cursor": median_ms(lambda: common.encode(list(slots().values(*common.SLOT_COLUMNS)[:50]))),
-        "doctors": median_ms(
+        "cursor": common.median_ms(
+            lambda: common.encode(list(slots().values(*common.SLOT_COLUMNS)[:50]))
+        ),
+        "doctors": common.median_ms(
             lambda: common.encode(
                 list(
                     UserProfile.objects.filter(user_type="doctor", is_active=True)
@@ -127,7 +114,7 @@ def floors(n):
         ),
     }
     if n <= WHOLE_LIST_MAX:
-        result["whole"] = median_ms(
+        result["whole"] = common.median_ms(
             lambda: common.encode(list(slots().values(*common.SLOT_COLUMNS)))
         )
     return result

@@ -4,13 +4,13 @@ The document depends on the bookings only, never on the time of the request,
 so its hash is an ETag that changes exactly when the content does.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone
 from icalendar import Calendar, Event
 
 from accounts.models import UserType
+from doctor.clock import clinic_datetime
 
 PRODID = "-//QuickMed Slots//Calendar feed//EN"
 
@@ -40,11 +40,6 @@ def event_uid(booking):
     return f"booking-{booking.pk}@{settings.CALENDAR_UID_DOMAIN}"
 
 
-def wall_clock(date, time):
-    """A clinic wall-clock time; fold=0 makes a time that happens twice its first occurrence."""
-    return datetime.combine(date, time, tzinfo=timezone.get_default_timezone())
-
-
 def booking_event(booking, for_doctor):
     slot = booking.slot
     if for_doctor:
@@ -54,8 +49,8 @@ def booking_event(booking, for_doctor):
         summary = f"Visit with {slot.doctor.full_name}"
     return Event.new(
         uid=event_uid(booking),
-        start=wall_clock(slot.date, slot.start_time),
-        end=wall_clock(slot.date, slot.end_time),
+        start=clinic_datetime(slot.date, slot.start_time),
+        end=clinic_datetime(slot.date, slot.end_time),
         # Without METHOD, DTSTAMP is when the event was last revised in our store.
         stamp=booking.cancelled_at or booking.created_at,
         sequence=event_sequence(booking.status),

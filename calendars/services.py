@@ -5,7 +5,8 @@ from datetime import timedelta
 from accounts.models import UserType
 from calendars.models import CalendarFeed, new_token
 from config.errors import NotFound
-from doctor.models import Booking, clinic_now
+from doctor.clock import clinic_now
+from doctor.models import Booking
 
 # A feed shows visits from this many days back (by the slot's date) on.
 DAYS_BACK = 30

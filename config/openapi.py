@@ -91,3 +91,13 @@ IDEMPOTENCY_REFUSALS = {
         MESSAGE, description="The key was first used with another method, path or body."
     ),
 }
+ROLE_REFUSALS = {401: UNAUTHENTICATED, 403: FORBIDDEN}
+# The refusals of a patient's step on a slot (book, hold): the slot's rules, the
+# booking throttle, the role, and the Idempotency-Key's own.
+SLOT_STEP_REFUSALS = {
+    400: MESSAGE,
+    404: SLOT_NOT_FOUND,
+    429: THROTTLED,
+    **ROLE_REFUSALS,
+    **IDEMPOTENCY_REFUSALS,
+}

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "axes",
+    "listcache",
     "accounts",
     "doctor",
     "idempotency",
@@ -132,10 +133,14 @@ MAX_OPEN_SLOTS_PER_DOCTOR = env.int("MAX_OPEN_SLOTS_PER_DOCTOR", default=2000)
 # The unpaged public slot list stops at this many (the soonest), with
 # `X-Truncated: true` and a Link to the next cursor page.
 MAX_UNPAGED_SLOTS = env.int("MAX_UNPAGED_SLOTS", default=5000)
-# The public lists are kept rendered (doctor/listcache.py) until a change bumps
+# The public lists are kept rendered (listcache/services.py) until a change bumps
 # their version; this bounds how long an entry can outlive a lost bump.
 LIST_CACHE = env.bool("LIST_CACHE", default=True)
 LIST_CACHE_SECONDS = env.int("LIST_CACHE_SECONDS", default=300)
+# The site's public origin (https://api.example.com): the cached lists are kept
+# once for it, whatever Host a request names, and a truncated list's Link names
+# it. Unset, a list whose Link would name the Host it was asked on is not kept.
+SITE_URL = env.str("SITE_URL", default="")
 
 # Clinic policy: a new doctor's cancellation notice (each doctor may change theirs),
 # and a patient's active future bookings at most (against hoarding slots).
@@ -190,6 +195,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 # process dies; every task is harmless twice (see events.services).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task that raises (a failed webhook attempt: events.tasks.DeliveryFailed) is
+# acknowledged, never re-queued: the next attempt is the sweep's, after backoff.
+CELERY_TASK_ACKS_ON_FAILURE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -227,16 +227,21 @@ class WaitlistEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
-    """Reviews are the patients' words: staff read them (and may delete abuse), never write them."""
+class ReviewAdmin(ReadOnlyAdmin):
+    """Reviews are the patients' words: staff read them (and may delete abuse), never
+    write them. A delete goes through the service: the doctor card's rating changes."""
 
     list_display = ("id", "booking", "rating", "comment", "created_at")
     list_filter = ("rating", "created_at")
     search_fields = ("booking__patient__email", "booking__slot__doctor__full_name", "comment")
     list_select_related = ("booking",)
 
-    def has_add_permission(self, request):
-        return False
+    def has_delete_permission(self, request, obj=None):
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    def delete_model(self, request, obj):
+        services.review_delete(review_id=obj.pk)
+
+    def delete_queryset(self, request, queryset):
+        for review in queryset.order_by("pk"):
+            services.review_delete(review_id=review.pk)

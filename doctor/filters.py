@@ -7,9 +7,7 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.models import UserProfile
 from doctor.models import TimeSlot
-from doctor.serializers import DATE_FORMATS, ISO_DATE
-
-MAX_ID = 2**63 - 1
+from doctor.serializers import DATE_FORMATS, ISO_DATE, MAX_ID
 
 
 class IdFilter(django_filters.NumberFilter):

@@ -1,124 +1,14 @@
-from datetime import datetime, timedelta
+import math
 from functools import cache
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-
-def clinic_now():
-    """Now as the clinic's wall clock (settings.TIME_ZONE), the frame of slot times."""
-    return timezone.localtime(timezone.now(), timezone.get_default_timezone())
-
-
-def clinic_datetime(date, time):
-    """A slot's date and time on the clinic's wall clock, as an aware datetime.
-
-    A time that happens twice (clocks going back) means its first occurrence
-    (fold=0); see wall_clock_exists for the hour that is skipped.
-    """
-    return datetime.combine(date, time, tzinfo=timezone.get_default_timezone())
-
-
-def wall_clock_exists(date, time):
-    """False for a time the clinic's clock skips when it goes forward.
-
-    In a skipped hour the offset before the change (fold=0) is smaller than the
-    one after (fold=1), PEP 495; everywhere else it is not. No conversion, so
-    no overflow at date.min or date.max.
-    """
-    aware = clinic_datetime(date, time)
-    return aware.utcoffset() >= aware.replace(fold=1).utcoffset()
-
-
-class InBookingWindow(models.Expression):
-    """True for a slot its doctor lets patients book now: starting at least the
-    doctor's min_booking_notice_minutes from now, dated at most
-    max_booking_days_ahead days after today (null: no limit), in the clinic's zone.
-
-    One WHERE clause on the slot's own columns and its doctor's (already joined
-    for is_active), so the public list stays one query on its index.
-    PostgreSQL compares instants, as TimeSlot.is_past does; SQLite has no time
-    zones and compares the clinic's wall clock (the same but across a DST change).
-    """
-
-    output_field = models.BooleanField()
-    conditional = True
-
-    def __init__(self):
-        super().__init__()
-        self.columns = [
-            F("date"),
-            F("start_time"),
-            F("doctor__min_booking_notice_minutes"),
-            F("doctor__max_booking_days_ahead"),
-        ]
-
-    def get_source_expressions(self):
-        return self.columns
-
-    def set_source_expressions(self, exprs):
-        self.columns = exprs
-
-    def _compiled(self, compiler, connection):
-        sqls, params = [], []
-        for column in self.columns:
-            sql, column_params = compiler.compile(column)
-            sqls.append(sql)
-            params.extend(column_params)
-        return sqls, params
-
-    def as_postgresql(self, compiler, connection):
-        (day, start, notice, ahead), params = self._compiled(compiler, connection)
-        assert not params
-        sql = (
-            f"(({day} + {start}) AT TIME ZONE %s >= %s + make_interval(mins => {notice})"
-            f" AND ({ahead} IS NULL OR {day} <= %s::date + {ahead}))"
-        )
-        now = clinic_now()
-        return sql, (timezone.get_default_timezone_name(), now, now.date())
-
-    def as_sql(self, compiler, connection):  # SQLite
-        (day, start, notice, ahead), params = self._compiled(compiler, connection)
-        assert not params
-        # Slot times are whole seconds: compare with now rounded up to one.
-        now = clinic_now().replace(tzinfo=None)
-        if now.microsecond:
-            now = now.replace(microsecond=0) + timedelta(seconds=1)
-        sql = (
-            f"(({day} || ' ' || {start}) >= datetime(%s, '+' || {notice} || ' minutes')"
-            f" AND ({ahead} IS NULL OR {day} <= date(%s, '+' || {ahead} || ' days')))"
-        )
-        return sql, (now.isoformat(sep=" "), now.date().isoformat())
-
-
-class TimeSlotQuerySet(models.QuerySet):
-    def upcoming(self):
-        """Slots whose start is still after now, judged on the clinic's clock."""
-        now = clinic_now()
-        # date >= today adds nothing logically, but lets the planner read the
-        # (date, start_time) index from today on instead of filtering every row.
-        return self.filter(
-            Q(date__gt=now.date()) | Q(start_time__gt=now.time()), date__gte=now.date()
-        )
-
-    def with_held(self):
-        """Each slot with `is_held`: whether a patient's hold on it is live now."""
-        return self.annotate(is_held=Exists(Hold.objects.live().filter(slot=OuterRef("pk"))))
-
-    def bookable(self):
-        """What a patient may book: enabled, free, unheld, upcoming, of an active
-        doctor, and inside that doctor's booking window (notice and horizon)."""
-        held = Hold.objects.live().filter(slot=OuterRef("pk"))
-        return (
-            self.filter(is_available=True, is_booked=False, doctor__is_active=True)
-            .exclude(Exists(held))
-            .upcoming()
-            .filter(InBookingWindow())
-        )
+from doctor import rules
 
 
 class TimeSlot(models.Model):
@@ -134,7 +24,7 @@ class TimeSlot(models.Model):
     is_available = models.BooleanField(default=True)
     is_booked = models.BooleanField(default=False)
 
-    objects = TimeSlotQuerySet.as_manager()
+    objects = rules.TimeSlotQuerySet.as_manager()
 
     class Meta:
         ordering = ["date", "start_time", "id"]
@@ -165,8 +55,7 @@ class TimeSlot(models.Model):
 
     @property
     def is_past(self):
-        """Past when its start on the clinic's clock is not after now."""
-        return clinic_datetime(self.date, self.start_time) <= timezone.now()
+        return rules.slot_started(self)
 
     @property
     def is_held(self):
@@ -211,6 +100,8 @@ class Booking(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rescheduled_to"
     )
 
+    objects = rules.BookingQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -234,16 +125,6 @@ class Booking(models.Model):
 
     def __str__(self):
         return f"Booking {self.pk} of slot {self.slot_id} ({self.status})"
-
-
-class HoldQuerySet(models.QuerySet):
-    def live(self):
-        """Holds that keep their slot now: neither released, used nor past `expires_at`."""
-        return self.filter(status=Hold.Status.ACTIVE, expires_at__gt=timezone.now())
-
-    def lapsed(self):
-        """Holds still marked active whose time is up: their slots wait to be passed on."""
-        return self.filter(status=Hold.Status.ACTIVE, expires_at__lte=timezone.now())
 
 
 class Hold(models.Model):
@@ -275,7 +156,7 @@ class Hold(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
 
-    objects = HoldQuerySet.as_manager()
+    objects = rules.HoldQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -303,7 +184,12 @@ class Hold(models.Model):
 
     @property
     def is_live(self):
-        return self.status == self.Status.ACTIVE and self.expires_at > timezone.now()
+        return rules.hold_is_live(self)
+
+    @property
+    def seconds_left(self):
+        """Whole seconds until the hold lapses (rounded up), 0 once it has."""
+        return max(math.ceil((self.expires_at - timezone.now()).total_seconds()), 0)
 
 
 class WaitlistEntry(models.Model):
@@ -438,13 +324,3 @@ def with_card_figures(doctors):
             for name, sql in figures.items()
         }
     )
-
-
-class ListVersion(models.Model):
-    """One row: the version of the public lists' cache when that cache is per process
-    (no Redis), so every process sees a change made by any other (doctor/listcache.py)."""
-
-    value = models.BigIntegerField(default=0)
-
-    def __str__(self):
-        return f"List version {self.value}"

@@ -17,11 +17,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from doctor import listcache
+from doctor.serializers import MAX_ID
+from listcache import services as listcache
 
 MAX_LIMIT = 500
 DEFAULT_PAGE_SIZE = 50
-MAX_ID = 2**63 - 1
 BOTH_FORMS = "Use either limit and offset or page_size and cursor, not both."
 INVALID_CURSOR = "Invalid cursor."
 
@@ -194,7 +194,7 @@ def list_response(request, queryset, serializer_class, *, prepare=None, max_unpa
         if len(rows) > max_unpaged:
             rows = rows[:max_unpaged]
             link = KeysetPagination(request, queryset).after(rows[-1])
-            link = replace_query_param(link, "page_size", MAX_LIMIT)
+            link = _on_site(request, replace_query_param(link, "page_size", MAX_LIMIT))
             headers = {"X-Truncated": "true", "Link": f'<{link}>; rel="next"'}
     else:
         rows = list(queryset)
@@ -208,10 +208,19 @@ def list_response(request, queryset, serializer_class, *, prepare=None, max_unpa
     return Response(data, headers=headers)
 
 
+def _on_site(request, url):
+    """`url` on the configured SITE_URL, when there is one, whatever Host it was asked on."""
+    if not settings.SITE_URL:
+        return url
+    asked_on = request.build_absolute_uri("/")
+    return settings.SITE_URL.rstrip("/") + "/" + url.removeprefix(asked_on)
+
+
 def read_once(request, name, respond, *, expires=None):
     """`respond()`'s reply, for a public list asked with no parameters: rendered
-    once per version of the lists (doctor/listcache.py), the same bytes for every
-    caller. `expires(data)` says when the reply goes stale with no write at all."""
+    once per version of the lists (listcache/services.py), the same bytes for every
+    caller, whatever Host it came with. `expires(data)` says when the reply goes
+    stale with no write at all."""
     if not settings.LIST_CACHE or request.query_params:
         return respond()
     if request.accepted_renderer.format != "json":
@@ -221,9 +230,9 @@ def read_once(request, name, respond, *, expires=None):
         response = respond()
         content = JSONRenderer().render(response.data)
         headers = {key: response[key] for key in ("X-Truncated", "Link") if key in response}
+        if "Link" in headers and not settings.SITE_URL:
+            return content, headers, 0  # names the Host it was asked on: not kept
         return content, headers, expires(response.data) if expires else None
 
-    # Per site: a truncated list's Link names the host and scheme it was asked on.
-    site = request.build_absolute_uri("/")
-    content, headers, _ = listcache.cached(f"{name}:{site}", build)
+    content, headers, _ = listcache.cached(name, build)
     return HttpResponse(content, content_type="application/json", headers=headers)

@@ -1,14 +1,18 @@
+import json
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.models import UserProfile, UserType
 from accounts.serializers import FeeOrZeroField
 from doctor.models import Booking, Hold, Review, TimeSlot, WaitlistEntry
 from doctor.rendering import ShapedOutput, ShapeListSerializer, shape_of
 
+# The largest id a bigint key holds: any id past it is refused before it reaches SQL.
+MAX_ID = 2**63 - 1
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 DATE_FORMATS = ["%Y-%m-%d"]
 # strptime's %m and %d also take one digit ("2032-5-5"); the contract says YYYY-MM-DD.
@@ -250,7 +254,7 @@ class ReviewSerializer(serializers.ModelSerializer):
 class RescheduleSerializer(serializers.Serializer):
     """Where to move a booking: a slot of the same doctor."""
 
-    slot_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    slot_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class WaitlistOfferSerializer(serializers.ModelSerializer):
@@ -285,3 +289,19 @@ class WaitlistEntrySerializer(serializers.ModelSerializer):
         if attrs["date_to"] < attrs["date_from"]:
             raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
         return attrs
+
+
+def payload(serializer_class, instance):
+    """An event's data: the object as its list shows it, in plain JSON types (the API
+    renderer's encoder, so money is a number there and here alike)."""
+    return json.loads(json.dumps(serializer_class(instance).data, cls=JSONEncoder))
+
+
+def booking_data(booking):
+    """A booking as the patient's booking list shows it."""
+    return payload(BookingSerializer, booking)
+
+
+def waitlist_data(entry):
+    """A waitlist entry as the patient's waitlist list shows it."""
+    return payload(WaitlistEntrySerializer, entry)

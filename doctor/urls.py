@@ -1,6 +1,7 @@
 from django.urls import path, register_converter
 
-from doctor import views
+from doctor.serializers import MAX_ID
+from doctor.views import bookings, holds, lists, slots, visits, waitlist
 
 
 class IdConverter:
@@ -11,7 +12,8 @@ class IdConverter:
     regex = "[^/]+"
 
     def to_python(self, value):
-        return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else 0
+        number = int(value) if value.isascii() and value.isdigit() and len(value) <= 19 else 0
+        return number if number <= MAX_ID else 0
 
     def to_url(self, value):
         return str(value)
@@ -20,26 +22,26 @@ class IdConverter:
 register_converter(IdConverter, "id")
 
 urlpatterns = [
-    path("timeslots/", views.doctor_timeslots, name="doctor-timeslots"),
-    path("timeslots/<id:slot_id>/toggle/", views.toggle_slot_availability, name="slot-toggle"),
-    path("timeslots/<id:slot_id>/delete/", views.delete_slot, name="slot-delete"),
-    path("timeslots/bulk/", views.bulk_create_slots, name="slot-bulk"),
-    path("timeslots/<id:slot_id>/book/", views.book_slot, name="slot-book"),
-    path("timeslots/<id:slot_id>/cancel/", views.cancel_booking, name="slot-cancel"),
-    path("timeslots/<id:slot_id>/hold/", views.hold_slot, name="slot-hold"),
-    path("holds/<id:hold_id>/", views.release_hold, name="hold-release"),
-    path("waitlist/", views.waitlist, name="waitlist"),
-    path("waitlist/<id:entry_id>/", views.waitlist_leave, name="waitlist-leave"),
-    path("bookings/", views.doctor_bookings, name="doctor-bookings"),
-    path("user/bookings/", views.user_bookings, name="user-bookings"),
+    path("timeslots/", slots.doctor_timeslots, name="doctor-timeslots"),
+    path("timeslots/<id:slot_id>/toggle/", slots.toggle_slot_availability, name="slot-toggle"),
+    path("timeslots/<id:slot_id>/delete/", slots.delete_slot, name="slot-delete"),
+    path("timeslots/bulk/", slots.bulk_create_slots, name="slot-bulk"),
+    path("timeslots/<id:slot_id>/book/", bookings.book_slot, name="slot-book"),
+    path("timeslots/<id:slot_id>/cancel/", bookings.cancel_booking, name="slot-cancel"),
+    path("timeslots/<id:slot_id>/hold/", holds.hold_slot, name="slot-hold"),
+    path("holds/<id:hold_id>/", holds.release_hold, name="hold-release"),
+    path("waitlist/", waitlist.waitlist, name="waitlist"),
+    path("waitlist/<id:entry_id>/", waitlist.waitlist_leave, name="waitlist-leave"),
+    path("bookings/", bookings.doctor_bookings, name="doctor-bookings"),
+    path("user/bookings/", bookings.user_bookings, name="user-bookings"),
     path(
         "user/bookings/<id:booking_id>/reschedule/",
-        views.reschedule_booking,
+        bookings.reschedule_booking,
         name="booking-reschedule",
     ),
-    path("bookings/<id:booking_id>/complete/", views.complete_booking, name="booking-complete"),
-    path("bookings/<id:booking_id>/no-show/", views.no_show_booking, name="booking-no-show"),
-    path("user/bookings/<id:booking_id>/review/", views.review_booking, name="booking-review"),
-    path("list/", views.doctor_list, name="doctor-list"),
-    path("user/timeslots/", views.user_available_slots, name="available-slots"),
+    path("bookings/<id:booking_id>/complete/", visits.complete_booking, name="booking-complete"),
+    path("bookings/<id:booking_id>/no-show/", visits.no_show_booking, name="booking-no-show"),
+    path("user/bookings/<id:booking_id>/review/", visits.review_booking, name="booking-review"),
+    path("list/", lists.doctor_list, name="doctor-list"),
+    path("user/timeslots/", lists.user_available_slots, name="available-slots"),
 ]

@@ -112,6 +112,10 @@ class DeliveryAttempt(models.Model):
         return f"Attempt {self.number} of {self.delivery_id}"
 
     @property
+    def delivered(self):
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
     def outcome(self):
         if self.status_code is not None:
             return f"HTTP {self.status_code}"

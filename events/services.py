@@ -6,6 +6,9 @@ that rolls back emits nothing. The database, not the broker, is the record of
 what is owed: a worker claims a delivery with a conditional UPDATE (a lease),
 so two workers never attempt it at once, and the periodic sweep re-enqueues
 what is due or was left by a dead worker. Every task is harmless twice.
+
+This app is generic: an event is a type and ready JSON data, built by the app
+whose change it records; nothing here imports that app or DRF.
 """
 
 import http.client
@@ -19,7 +22,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from rest_framework.utils.encoders import JSONEncoder
 from standardwebhooks import Webhook
 
 from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
@@ -31,23 +33,10 @@ MAX_RETRY_DELAY = timedelta(hours=1)
 SWEEP_BATCH = 500
 
 
-def booking_data(booking):
-    """A booking as the patient's booking list shows it, in plain JSON types: the
-    API renderer's encoder, so that money is a number there and here alike."""
-    from doctor.serializers import BookingSerializer  # doctor.services imports this module
-
-    return json.loads(json.dumps(BookingSerializer(booking).data, cls=JSONEncoder))
-
-
-def waitlist_data(entry):
-    """A waitlist entry as the patient's waitlist list shows it, in plain JSON types."""
-    from doctor.serializers import WaitlistEntrySerializer
-
-    return json.loads(json.dumps(WaitlistEntrySerializer(entry).data, cls=JSONEncoder))
-
-
 def env_endpoint():
-    """The endpoint WEBHOOK_URL names, as an admin-visible row (created on first use)."""
+    """The endpoint WEBHOOK_URL names, as an admin-visible row: created, or its secret
+    brought in step, by the worker's periodic sweep (never inside a booking's
+    transaction). An event made before the row exists is not sent to it."""
     if not settings.WEBHOOK_URL:
         return None
     endpoint, _ = WebhookEndpoint.objects.get_or_create(
@@ -61,8 +50,7 @@ def env_endpoint():
 
 
 def event_emit(event_type, data):
-    """Record an event and its deliveries in the caller's transaction."""
-    env_endpoint()
+    """Record an event (`data`: ready JSON) and its deliveries in the caller's transaction."""
     event = Event.objects.create(type=event_type, data=data)
     now = timezone.now()
     deliveries = Delivery.objects.bulk_create(
@@ -154,11 +142,12 @@ def post(request):
 
 
 def delivery_attempt(delivery_id):
-    """Make one attempt at a delivery if it is due and free; record the outcome."""
+    """Make one attempt at a delivery if it is due and free; record the outcome and
+    return the attempt (None when this call made none)."""
     now = timezone.now()
     delivery = claim(delivery_id, now)
     if delivery is None:
-        return
+        return None
     attempt = DeliveryAttempt.objects.create(
         delivery=delivery, number=delivery.attempts, started_at=now
     )
@@ -166,6 +155,7 @@ def delivery_attempt(delivery_id):
     attempt.finished_at = timezone.now()
     attempt.save(update_fields=["status_code", "error", "finished_at"])
     record_outcome(delivery, attempt)
+    return attempt
 
 
 def record_outcome(delivery, attempt):
@@ -173,7 +163,7 @@ def record_outcome(delivery, attempt):
     that would fall past 24 hours after the event. Only the lease holder writes."""
     done = attempt.finished_at
     changes = {"leased_until": None}
-    if attempt.status_code is not None and 200 <= attempt.status_code < 300:
+    if attempt.delivered:
         changes.update(status=Delivery.Status.DELIVERED, delivered_at=done)
     else:
         retry_at = done + retry_delay(delivery.attempts)
@@ -187,6 +177,7 @@ def record_outcome(delivery, attempt):
 def sweep(now=None):
     """Fail what is past its 24 hours; return the ids of deliveries due now and
     not leased (new, retrying, or left by a worker that died)."""
+    env_endpoint()
     now = now or timezone.now()
     free = Q(leased_until__isnull=True) | Q(leased_until__lte=now)
     pending = Delivery.objects.filter(free, status=Delivery.Status.PENDING)

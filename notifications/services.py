@@ -1,23 +1,17 @@
 """Reminder emails: one per booked visit, REMINDER_HOURS before it starts."""
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from doctor.models import Booking, clinic_now
+from doctor.clock import clinic_datetime, clinic_now
+from doctor.models import Booking
 from notifications.models import Reminder
 
 logger = logging.getLogger(__name__)
-
-
-def visit_start(slot):
-    """The slot's start as an aware datetime (its date and time are the clinic's clock)."""
-    naive = datetime.combine(slot.date, slot.start_time)
-    return timezone.make_aware(naive, timezone.get_default_timezone())
 
 
 def due_bookings(now):
@@ -31,7 +25,9 @@ def due_bookings(now):
         slot__date__gte=now.date(),
         slot__date__lte=horizon.date(),
     ).select_related("slot__doctor", "patient")
-    return [b for b in candidates if now < visit_start(b.slot) <= horizon]
+    return [
+        b for b in candidates if now < clinic_datetime(b.slot.date, b.slot.start_time) <= horizon
+    ]
 
 
 def send_reminder(booking_id):

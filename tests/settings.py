@@ -21,7 +21,7 @@ WHITENOISE_USE_FINDERS = True
 # (tests/test_worker.py), never to the REDIS_URL of the machine running them.
 CELERY_BROKER_URL = "memory://localhost/"
 
-# The public lists' cache (doctor/listcache.py) is on where a test says so
+# The public lists' cache (listcache/services.py) is on where a test says so
 # (tests/test_list_cache.py, with settings.LIST_CACHE = True): elsewhere tests
 # write rows with factories, which no service sees, and pin the database's own
 # queries per list.

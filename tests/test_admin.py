@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import UserProfile
-from doctor.models import Booking, TimeSlot
+from doctor import services
+from doctor.models import Booking, Review, TimeSlot
 from tests.factories import (
     BookingFactory,
     DoctorFactory,
@@ -453,3 +454,18 @@ def test_staff_see_waitlist_entries_read_only(staff, patient, doctor):
     assert patient.email in listing.content.decode()
     assert "Save" not in viewing.content.decode()
     assert (adding.status_code, deleting.status_code) == (403, 403)
+
+
+def test_staff_read_reviews_and_a_delete_goes_through_the_service(staff, doctor, patient):
+    past = TimeSlotFactory(doctor=doctor, date=tomorrow() - timedelta(days=2))
+    booking = BookingFactory(slot=past, patient=patient, status=Booking.Status.COMPLETED)
+    review = services.review_create(booking_id=booking.id, patient=patient, rating=2)
+    change_url = reverse("admin:doctor_review_change", args=[review.pk])
+    delete_url = reverse("admin:doctor_review_delete", args=[review.pk])
+
+    viewing = staff.get(change_url)
+    deleting = staff.post(delete_url, {"post": "yes"})
+
+    assert viewing.status_code == 200 and b'name="rating"' not in viewing.content
+    assert deleting.status_code == 302
+    assert not Review.objects.exists()

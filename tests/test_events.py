@@ -16,6 +16,7 @@ from standardwebhooks import Webhook
 
 from events import services
 from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from events.tasks import DeliveryFailed, deliver
 from tests.conftest import on_postgres, run_together
 from tests.factories import BookingFactory, TimeSlotFactory, WebhookEndpointFactory
 from tests.steps import book, cancel
@@ -104,9 +105,11 @@ def test_an_event_is_delivered_only_to_enabled_endpoints_that_want_its_type():
     assert {d.endpoint for d in event.deliveries.all()} == {wants_all, wants_it}
 
 
-def test_the_environment_endpoint_is_created_once_and_gets_every_event(settings):
+def test_the_sweep_creates_the_environment_endpoint_once_and_it_gets_every_event(settings):
     settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
 
+    services.sweep()
+    services.sweep()
     services.event_emit("booking.created", {})
     services.event_emit("waitlist.offered", {})
 
@@ -119,11 +122,30 @@ def test_the_environment_endpoint_is_created_once_and_gets_every_event(settings)
     assert Delivery.objects.filter(endpoint=endpoint).count() == 2
 
 
-def test_a_new_secret_in_the_environment_replaces_the_stored_one(settings):
+def test_emitting_an_event_never_touches_the_endpoint_rows(settings, django_assert_num_queries):
+    settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
+
+    # The event and the enabled endpoints: no get_or_create of WEBHOOK_URL's row.
+    with django_assert_num_queries(2):
+        services.event_emit("booking.created", {})
+
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_an_event_made_before_the_environment_endpoint_existed_is_not_sent_to_it(settings):
+    settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
+    before = services.event_emit("booking.created", {})
+
+    services.sweep()
+
+    assert not before.deliveries.exists()
+
+
+def test_a_new_secret_in_the_environment_replaces_the_stored_one_at_the_sweep(settings):
     settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
     WebhookEndpointFactory(url=settings.WEBHOOK_URL)
 
-    services.event_emit("booking.created", {})
+    services.sweep()
 
     assert WebhookEndpoint.objects.get().secret == ENV_SECRET
 
@@ -207,6 +229,36 @@ def test_a_retry_that_would_fall_past_24_hours_marks_the_delivery_failed():
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("failed", 1)
+
+
+@pytest.mark.parametrize(
+    "margin, status",
+    [(timedelta(0), "failed"), (timedelta(microseconds=1), "pending")],
+    ids=["retry-exactly-at-give-up-fails", "retry-a-microsecond-before-give-up-stays-pending"],
+)
+def test_a_retry_landing_exactly_at_give_up_at_fails_the_delivery(settings, margin, status):
+    settings.WEBHOOK_RETRY_SECONDS = 30
+    delivery = emit()
+    now = timezone.now()
+    done = now + timedelta(seconds=1)
+    retry_at = done + timedelta(seconds=30)  # the first backoff
+    Delivery.objects.filter(pk=delivery.pk).update(give_up_at=retry_at + margin)
+    claimed = services.claim(delivery.pk, now)
+    attempt = DeliveryAttempt.objects.create(
+        delivery=claimed, number=1, started_at=now, finished_at=done, status_code=500
+    )
+
+    services.record_outcome(claimed, attempt)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.leased_until) == (status, None)
+    if status == "failed":
+        # No further attempt: nothing to sweep, nothing to claim, even later on.
+        assert services.sweep(retry_at) == []
+        assert services.claim(delivery.pk, retry_at) is None
+    else:
+        assert delivery.next_attempt_at == retry_at
+        assert services.sweep(retry_at) == [delivery.pk]
 
 
 def test_the_sweep_fails_pending_deliveries_older_than_24_hours_and_returns_the_due():
@@ -393,3 +445,86 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt():
     assert DeliveryAttempt.objects.get().status_code == 302
     delivery.refresh_from_db()
     assert (delivery.endpoint, delivery.status) == (endpoint, "pending")
+
+
+def task_log(caplog):
+    """(level, logger, message, has a traceback) of each record the task logged."""
+    return [
+        (r.levelname, r.name, r.getMessage(), r.exc_info is not None)
+        for r in caplog.records
+        if r.name in ("events.tasks", "celery.app.trace")
+    ]
+
+
+def test_a_failed_attempt_fails_its_task_as_expected_with_a_warning_and_no_traceback(
+    caplog, settings
+):
+    settings.WEBHOOK_RETRY_SECONDS = 30
+    delivery = emit()
+
+    with mock.patch("events.services.post", return_value=(500, "")):
+        result = deliver.apply(args=(delivery.pk,))
+
+    assert result.failed()
+    assert str(result.result) == f"delivery {delivery.pk} attempt 1: HTTP 500"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)  # the sweep retries it
+    warning, (level, name, message, traceback) = task_log(caplog)
+    assert warning == (
+        "WARNING",
+        "events.tasks",
+        f"webhook delivery {delivery.pk} attempt 1 failed: HTTP 500; "
+        f"next attempt at {delivery.next_attempt_at.isoformat()}",
+        False,
+    )
+    assert (level, name, traceback) == ("INFO", "celery.app.trace", False)
+    assert "raised expected: DeliveryFailed(" in message
+    assert deliver.throws == (DeliveryFailed,)
+
+
+def test_an_attempt_that_gives_up_says_so(caplog):
+    delivery = emit()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        give_up_at=timezone.now() + timedelta(seconds=10)
+    )
+
+    with mock.patch("events.services.post", return_value=(None, "URLError: refused")):
+        result = deliver.apply(args=(delivery.pk,))
+
+    assert isinstance(result.result, DeliveryFailed)
+    assert task_log(caplog)[0][2] == (
+        f"webhook delivery {delivery.pk} attempt 1 failed: URLError: refused; given up"
+    )
+
+
+def test_a_2xx_attempt_succeeds_its_task_without_a_warning(caplog):
+    delivery = emit()
+
+    with mock.patch("events.services.post", return_value=(204, "")):
+        result = deliver.apply(args=(delivery.pk,))
+
+    assert result.successful()
+    assert [level for level, *_ in task_log(caplog)] == ["INFO"]  # "succeeded"
+    assert "succeeded" in task_log(caplog)[0][2]
+
+
+def test_a_task_that_makes_no_attempt_succeeds(caplog):
+    delivery = emit()
+    with mock.patch("events.services.post", return_value=(500, "")):
+        deliver.apply(args=(delivery.pk,))
+    caplog.clear()
+
+    # Its next attempt is not due yet: a second task for it (a duplicate, or
+    # the sweep's) finds nothing to do, and is no failure.
+    with mock.patch("events.services.post") as post:
+        result = deliver.apply(args=(delivery.pk,))
+
+    post.assert_not_called()
+    assert result.successful()
+    assert [level for level, *_ in task_log(caplog)] == ["INFO"]
+
+
+def test_a_failed_task_is_acknowledged_not_requeued_or_retried_by_celery(settings):
+    # With acks_late, acks_on_failure decides: True acknowledges the message.
+    assert (deliver.acks_late, deliver.acks_on_failure) == (True, True)
+    assert not getattr(deliver, "autoretry_for", ())

@@ -1,14 +1,15 @@
 """Reminder emails: one per booked visit, REMINDER_HOURS before it starts,
 never twice and never for a cancelled visit."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
 from django.utils import timezone
 
-from doctor.models import clinic_now
+from doctor.clock import clinic_now
 from notifications.models import Reminder
 from notifications.services import send_due_reminders, send_reminder
 from notifications.tasks import send_reminders
@@ -113,3 +114,35 @@ def test_the_window_end_is_reminder_hours_after_now(settings):
 
     assert send_due_reminders() == 0
     assert send_due_reminders(clinic_now() + timedelta(hours=1, minutes=5)) == 1
+
+
+# The window's two ends, to the microsecond (slot times are whole seconds, so
+# the clock is frozen instead): a visit is due when now < its start <= now + 24 h.
+VISIT = datetime(2027, 7, 2, 10, 0, tzinfo=ZoneInfo("Asia/Kolkata"))
+MICROSECOND = timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(
+    "now, due",
+    [
+        (VISIT - timedelta(hours=24), True),
+        (VISIT - timedelta(hours=24) - MICROSECOND, False),
+        (VISIT - MICROSECOND, True),
+        (VISIT, False),
+    ],
+    ids=[
+        "starting-exactly-reminder-hours-from-now-is-due",
+        "starting-a-microsecond-past-reminder-hours-is-not",
+        "starting-a-microsecond-from-now-is-due",
+        "starting-exactly-now-is-not",
+    ],
+)
+def test_the_window_is_open_at_now_and_closed_at_reminder_hours(monkeypatch, now, due):
+    monkeypatch.setattr(timezone, "now", lambda: now.astimezone(UTC))
+    slot = TimeSlotFactory(
+        date=VISIT.date(), start_time=VISIT.time(), is_booked=True, is_available=False
+    )
+    BookingFactory(slot=slot)
+
+    assert send_due_reminders() == int(due)
+    assert Reminder.objects.count() == int(due)

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import UserProfile
 from doctor.management.commands.seed_demo import ADMIN, DEMO_PASSWORD, DOCTORS, PATIENTS
 from doctor.models import TimeSlot
-from doctor.services import overlaps
+from doctor.rules import overlaps
 
 pytestmark = pytest.mark.django_db
 

@@ -130,7 +130,7 @@ def reset_producers():
 def receiver(settings):
     server = Receiver()
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    # The environment's endpoint (WEBHOOK_URL), created on the first event.
+    # The environment's endpoint (WEBHOOK_URL), created by the worker's sweep.
     settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = server.url(), SECRET
     yield server
     server.release.set()
@@ -170,6 +170,9 @@ def start_worker(transactional_db, queue, receiver, tmp_path):
             command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
         )
         workers.append((worker, log))
+        # The worker's sweep makes WEBHOOK_URL's endpoint row; events before it go nowhere.
+        endpoint = WebhookEndpoint.objects.filter(url=receiver.url())
+        wait_for(endpoint.exists, "the worker's sweep to add the environment's endpoint")
         return worker
 
     yield start

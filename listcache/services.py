@@ -24,22 +24,23 @@ Where the version lives (docs/design.md, "The shared list cache"):
 A cache that fails (Redis unreachable, REDIS_TIMEOUT) is skipped: the list is
 built from the database, as without a cache.
 
-This module must not import rest_framework: the services call bump_after_commit().
+It knows nothing of slots or doctors: the slot flows bump through their unit
+of work (doctor/unit.py), profile changes (accounts) call bump_after_commit()
+directly, and the lists' own views say what a list is and when it goes stale.
 """
 
 import logging
 import time
-from datetime import date
-from datetime import time as clock
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
-from django.db.models import F, Min
+from django.db.models import F
+from django.utils import timezone
 from redis.exceptions import RedisError
 
-from doctor.models import Hold, ListVersion, clinic_datetime
+from listcache.models import ListVersion
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,9 @@ def current_version():
 
 def cached(name, build):
     """`build()`'s (content, headers, expires_at) for the list `name`, built at most
-    once per version (and again once `expires_at`, a time.time(), has passed)."""
+    once per version (and again once `expires_at`, a timestamp on the application's
+    clock, timezone.now(), has passed).
+    An entry that is stale as it is built (expires_at now or past) is not kept."""
     cache = _cache()
     try:
         key = f"lists:{name}:{current_version()}"
@@ -101,23 +104,14 @@ def cached(name, build):
     except CACHE_ERRORS:
         logger.warning("list cache unreachable; %s read from the database", name)
         return build()
-    if entry is not None and (entry[2] is None or time.time() < entry[2]):
+    now = timezone.now().timestamp()
+    if entry is not None and (entry[2] is None or now < entry[2]):
         return entry
     entry = build()
+    if entry[2] is not None and entry[2] <= now:
+        return entry
     try:
         cache.set(key, entry, settings.LIST_CACHE_SECONDS)
     except CACHE_ERRORS:
         logger.warning("list cache unreachable; %s not stored", name)
     return entry
-
-
-def available_list_expiry(rows):
-    """When the available list changes with no write at all: its soonest slot
-    starts (and leaves it), or a live hold lapses (and its slot comes back)."""
-    moments = [Hold.objects.live().aggregate(end=Min("expires_at"))["end"]]
-    if rows:
-        first = rows[0]
-        start = clock.fromisoformat(first["start_time"])
-        moments.append(clinic_datetime(date.fromisoformat(first["date"]), start))
-    moments = [m.timestamp() for m in moments if m is not None]
-    return min(moments, default=None)

@@ -1,0 +1,104 @@
+"""Row locks and the small writes made under them.
+
+Every action that decides on a slot's flags re-reads the row with
+select_for_update() and decides on that locked copy, so a decision is never
+made on a stale read. Lock order, everywhere: slots (in id order), then user
+rows, then waitlist entries. On SQLite the row lock is a no-op, but the
+IMMEDIATE transaction mode in settings serializes writers.
+"""
+
+from collections import defaultdict
+
+from django.contrib.auth import get_user_model
+
+from config.errors import NotFound
+from doctor import rules
+from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
+
+
+class SlotNotFound(NotFound):
+    """Missing, or not the caller's: the same 404 either way."""
+
+    def __init__(self):
+        super().__init__(rules.SLOT_NOT_FOUND)
+
+
+def locked_slots(slot_ids):
+    """Lock these slots in id order (the order every multi-slot action uses); {id: slot}."""
+    locked = TimeSlot.objects.select_for_update().filter(pk__in=slot_ids).order_by("pk")
+    return {slot.pk: slot for slot in locked}
+
+
+def locked_slot(slot_id, **filters):
+    slot = TimeSlot.objects.select_for_update().filter(pk=slot_id, **filters).first()
+    if slot is None:
+        raise SlotNotFound()
+    return slot
+
+
+def lock_user(user):
+    """A doctor's row serializes their slot writes (two overlapping slots cannot both
+    pass the overlap check); a patient's, their holds and their booking count."""
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+
+
+def taken(doctor, dates):
+    """The doctor's slots on these dates, by date: what a new slot must not overlap."""
+    found = defaultdict(list)
+    existing = TimeSlot.objects.filter(doctor=doctor, date__in=set(dates))
+    for old in existing.only("id", "date", "start_time", "end_time"):
+        found[old.date].append(old)
+    return found
+
+
+def live_hold(slot):
+    """The slot's live hold, or None; a lapsed one is marked expired on the way.
+
+    Call with the slot locked: holds of a slot change only under its lock.
+    """
+    hold = slot.holds.filter(status=Hold.Status.ACTIVE).first()
+    if hold is not None and not hold.is_live:
+        end_hold(hold, Hold.Status.EXPIRED)
+        return None
+    return hold
+
+
+# What ending an offer makes of its waitlist entry.
+ENTRY_AFTER_OFFER = {
+    Hold.Status.USED: WaitlistEntry.Status.BOOKED,
+    Hold.Status.RELEASED: WaitlistEntry.Status.DECLINED,
+    Hold.Status.EXPIRED: WaitlistEntry.Status.EXPIRED,
+}
+
+
+def end_hold(hold, status):
+    """Mark a hold used, released or expired (its slot locked); an offer ends its entry too."""
+    hold.status = status
+    hold.save(update_fields=["status"])
+    if hold.kind == Hold.Kind.OFFER:
+        WaitlistEntry.objects.filter(offer=hold, status=WaitlistEntry.Status.OFFERED).update(
+            status=ENTRY_AFTER_OFFER[status]
+        )
+
+
+def set_booked(slot, booked):
+    slot.is_booked, slot.is_available = booked, not booked
+    slot.save(update_fields=["is_booked", "is_available"])
+
+
+def unbookable_refusal(slot, hold, patient, *, moving_from=None, lock=True):
+    """Why `patient` may not take the locked `slot` (whose live hold is `hold`), or None:
+    the rules, then the booking cap. A move adds no active booking, so it skips the cap.
+
+    The cap is counted under the patient's row lock (taken after the slot's), so one
+    patient's parallel bookings of different slots queue and each counts the ones
+    committed before it; `lock=False` counts without it (judging a waitlist offer).
+    """
+    refusal = rules.booking_refusal(slot, hold, patient, moving_from=moving_from)
+    if refusal is not None or moving_from is not None:
+        return refusal
+    if lock:
+        lock_user(patient)
+    return rules.booking_cap_refusal(
+        Booking.objects.filter(patient=patient).active_future().count()
+    )

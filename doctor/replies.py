@@ -1,0 +1,62 @@
+"""The reply of each action on a slot or a booking: one small output serializer
+each, which gives both the OpenAPI schema and the body the view returns."""
+
+from rest_framework import serializers
+
+from doctor.serializers import WaitlistOfferSerializer
+
+
+class Text(serializers.CharField):
+    """The same text in every reply of an action (the contract's message)."""
+
+    def __init__(self, text):
+        super().__init__(source="*")
+        self.text = text
+
+    def to_representation(self, value):
+        return self.text
+
+
+class BookedSerializer(serializers.Serializer):
+    message = Text("Slot booked successfully")
+    slot_id = serializers.IntegerField()
+    doctor_id = serializers.IntegerField(source="slot.doctor_id")
+    user_id = serializers.IntegerField(source="patient_id")
+    booking_id = serializers.IntegerField(source="id")
+
+
+class HeldSerializer(WaitlistOfferSerializer):
+    """A slot kept for the caller while they pay: the keys of a waitlist offer, and
+    the whole seconds left."""
+
+    seconds_left = serializers.IntegerField()
+
+    class Meta(WaitlistOfferSerializer.Meta):
+        fields = [*WaitlistOfferSerializer.Meta.fields, "seconds_left"]
+
+
+class CancelledSerializer(serializers.Serializer):
+    message = Text("Booking cancelled")
+    booking_id = serializers.IntegerField(source="id")
+    slot_id = serializers.IntegerField()
+    status = serializers.CharField()
+    cancelled_at = serializers.DateTimeField()
+
+
+class RescheduledSerializer(serializers.Serializer):
+    message = Text("Booking rescheduled")
+    booking_id = serializers.IntegerField(source="id")
+    slot_id = serializers.IntegerField()
+    rescheduled_from = serializers.IntegerField(source="rescheduled_from_id")
+
+
+class VisitRecordedSerializer(serializers.Serializer):
+    message = Text("Visit recorded")
+    booking_id = serializers.IntegerField(source="id")
+    status = serializers.ChoiceField(choices=["completed", "no_show"])
+
+
+class ReviewSavedSerializer(serializers.Serializer):
+    message = Text("Review saved")
+    rating = serializers.IntegerField()
+    comment = serializers.CharField()
