@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.factories import BookingFactory, DoctorFactory, TimeSlotFactory, UserFactory, tomorrow
@@ -168,7 +167,9 @@ def test_available_slots_leave_out_slots_of_inactive_doctors(api_client):
     assert api_client.get(AVAILABLE_URL).json() == []
 
 
-def test_available_slots_judge_today_by_the_start_time_in_the_clinics_zone(api_client, settings):
+def test_available_slots_judge_today_by_the_start_time_in_the_clinics_zone(
+    api_client, settings, frozen
+):
     settings.TIME_ZONE = "Asia/Kolkata"
     # 18:00 UTC is 23:30 in Kolkata.
     now = datetime(2030, 1, 1, 18, 0, tzinfo=UTC)
@@ -178,9 +179,8 @@ def test_available_slots_judge_today_by_the_start_time_in_the_clinics_zone(api_c
     )
     later = TimeSlotFactory(date=datetime(2030, 1, 1).date(), start_time=time(23, 31), duration=15)
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(timezone, "now", lambda: now)
-        ids = [s["id"] for s in api_client.get(AVAILABLE_URL).json()]
+    frozen(now)
+    ids = [s["id"] for s in api_client.get(AVAILABLE_URL).json()]
 
     assert starting_now.id not in ids  # a slot starting now is not after now
     assert ids == [later.id]

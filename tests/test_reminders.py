@@ -137,8 +137,8 @@ MICROSECOND = timedelta(microseconds=1)
         "starting-exactly-now-is-not",
     ],
 )
-def test_the_window_is_open_at_now_and_closed_at_reminder_hours(monkeypatch, now, due):
-    monkeypatch.setattr(timezone, "now", lambda: now.astimezone(UTC))
+def test_the_window_is_open_at_now_and_closed_at_reminder_hours(frozen, now, due):
+    frozen(now.astimezone(UTC))
     slot = TimeSlotFactory(
         date=VISIT.date(), start_time=VISIT.time(), is_booked=True, is_available=False
     )

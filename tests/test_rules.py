@@ -5,11 +5,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 
 import pytest
-from django.utils import timezone
 
 from doctor import rules
 from doctor.models import Hold, TimeSlot
-from tests.factories import BookingFactory, DoctorFactory, PatientFactory, TimeSlotFactory
+from tests.factories import (
+    BookingFactory,
+    DoctorFactory,
+    HoldFactory,
+    PatientFactory,
+    TimeSlotFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -18,9 +23,9 @@ TODAY = NOW.date()
 
 
 @pytest.fixture(autouse=True)
-def clock(settings, monkeypatch):
+def utc_clinic_at_now(settings, frozen):
     settings.TIME_ZONE = "UTC"
-    monkeypatch.setattr(timezone, "now", lambda: NOW)
+    frozen(NOW)
 
 
 def at(minutes_from_now, **fields):
@@ -30,9 +35,7 @@ def at(minutes_from_now, **fields):
 
 
 def hold(slot, seconds_left):
-    return Hold.objects.create(
-        slot=slot, patient=PatientFactory(), expires_at=NOW + timedelta(seconds=seconds_left)
-    )
+    return HoldFactory(slot=slot, expires_at=NOW + timedelta(seconds=seconds_left))
 
 
 # Each state a slot can be in, with the refusal the rules give for it (None: bookable).

@@ -4,11 +4,11 @@ goes to its waitlist like any released hold (PostgreSQL: real concurrent session
 from datetime import time
 
 import pytest
-from django.urls import reverse
 
 from doctor.models import Hold, WaitlistEntry
 from tests.conftest import client_for, run_together
-from tests.factories import DoctorFactory, PatientFactory, TimeSlotFactory, tomorrow
+from tests.factories import DoctorFactory, PatientFactory, TimeSlotFactory, WaitlistEntryFactory
+from tests.steps import hold
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -17,16 +17,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def test_the_replaced_hold_passes_its_slot_to_the_waiting_patient(round_):
     doctor = DoctorFactory()
     first, second = (TimeSlotFactory(doctor=doctor, start_time=time(10 + n)) for n in range(2))
-    waiting = WaitlistEntry.objects.create(
-        patient=PatientFactory(), doctor=doctor, date_from=tomorrow(), date_to=tomorrow()
-    )
+    waiting = WaitlistEntryFactory(doctor=doctor)
     holder = PatientFactory()
-    replies = run_together(
-        [
-            lambda s=s: client_for(holder).post(reverse("slot-hold", args=[s.id]))
-            for s in (first, second)
-        ]
-    )
+    replies = run_together([lambda s=s: hold(client_for(holder), s) for s in (first, second)])
 
     assert [r.status_code for r in replies] == [201, 201]
     kept = Hold.objects.live().get(patient=holder)
