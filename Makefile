@@ -32,11 +32,17 @@ serve: $(VENV)/.installed
 	$(BIN)/gunicorn config.wsgi:application --bind $${BIND:-127.0.0.1:8000} \
 		--workers $${WEB_CONCURRENCY:-2} --access-logfile - --error-logfile -
 
-# One Celery worker with the embedded scheduler (beat): webhook deliveries and
-# reminders. Needs Redis; `make run` works without it (events wait in the outbox).
+# Two Celery workers, as in production (docs/deployment.md): one with the
+# embedded scheduler (beat) for the periodic tasks (sweep, reminders, the
+# waitlist's pass-on) on CELERY_QUEUE, one for webhook deliveries on
+# CELERY_QUEUE.webhooks, so a slow receiver never delays the periodic tasks.
+# Needs Redis; `make run` works without it (events wait in the outbox). Ctrl-C
+# stops both. Local receivers: WEBHOOK_ALLOW_HTTP=1 WEBHOOK_ALLOW_PRIVATE=1.
 worker: $(VENV)/.installed
-	DEBUG=1 CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$${REDIS_URL:-redis://127.0.0.1:6379/0}} \
-		$(BIN)/celery -A config worker --beat --loglevel=info
+	@export DEBUG=1 CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$${REDIS_URL:-redis://127.0.0.1:6379/0}}; \
+	q=$${CELERY_QUEUE:-quickmed}; trap 'kill 0' EXIT; \
+	$(BIN)/celery -A config worker -Q $$q.webhooks -n webhooks@%h --loglevel=info & \
+	$(BIN)/celery -A config worker --beat -Q $$q -n periodic@%h --loglevel=info
 
 migrate: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput

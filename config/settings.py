@@ -7,6 +7,7 @@ from pathlib import Path
 import environ
 from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -184,6 +185,13 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://
 # The queue's name, and the prefix of every broker key: two deployments (or
 # test runs) with different names can share one Redis without meeting.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="quickmed")
+# Webhook deliveries have a queue of their own, `<CELERY_QUEUE>.webhooks`, so a
+# slow receiver holds only the workers that consume it, never the periodic tasks
+# (the sweep, reminders, the waitlist's pass-on) on CELERY_QUEUE. A worker started
+# without -Q consumes both; deployment.md shows the two-worker shape.
+CELERY_WEBHOOK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.webhooks"
+CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CELERY_WEBHOOK_QUEUE)]
+CELERY_TASK_ROUTES = {"events.tasks.deliver": {"queue": CELERY_WEBHOOK_QUEUE}}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "global_keyprefix": f"{CELERY_TASK_DEFAULT_QUEUE}:",
     "socket_connect_timeout": 2,
@@ -206,7 +214,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.sweep",
         "schedule": env.float("EVENTS_SWEEP_SECONDS", default=15.0),
     },
-    "reminders": {"task": "notifications.tasks.send_reminders", "schedule": 60.0},
+    "reminders": {
+        "task": "notifications.tasks.send_reminders",
+        "schedule": env.float("REMINDERS_SWEEP_SECONDS", default=60.0),
+    },
     # Lapsed holds and waitlist offers pass their slots on "within a minute".
     "waitlist-pass-on": {
         "task": "doctor.tasks.pass_on_lapsed_holds",
@@ -220,12 +231,20 @@ WEBHOOK_URL = env.str("WEBHOOK_URL", default="")
 WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
 if WEBHOOK_URL and not WEBHOOK_SECRET.startswith("whsec_"):
     raise ImproperlyConfigured("WEBHOOK_URL needs WEBHOOK_SECRET (whsec_...).")
+# The whole of one attempt: name lookup, connect, TLS, sending the request and
+# receiving the reply's status line and headers (events/transport.py).
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 # How long a worker owns a delivery it is attempting; longer than the HTTP
 # timeout, so that no second worker starts on it while the first still waits.
 WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
 if WEBHOOK_LEASE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS:
     raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS.")
+# Where webhooks may go: https URLs whose host resolves to public addresses only
+# (checked when an endpoint is saved and again at each attempt, on the addresses
+# then connected to). For local development and tests only: http
+# (WEBHOOK_ALLOW_HTTP) and loopback or private addresses (WEBHOOK_ALLOW_PRIVATE).
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 # The first retry after this many seconds, then doubling up to an hour, for
 # 24 hours after the event.
 WEBHOOK_RETRY_SECONDS = env.float("WEBHOOK_RETRY_SECONDS", default=30.0)

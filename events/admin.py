@@ -19,6 +19,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    # The model's validator decides which URLs may receive webhooks
+    # (events/addresses.py): https to public addresses.
     url = forms.URLField(max_length=500, assume_scheme="https")
 
     class Meta:
@@ -35,9 +37,10 @@ class WebhookEndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
-    list_display = ["url", "event_types", "enabled", "created_at"]
-    list_filter = ["enabled"]
+    list_display = ["url", "event_types", "enabled", "from_environment", "created_at"]
+    list_filter = ["enabled", "from_environment"]
     search_fields = ["url"]
+    readonly_fields = ["from_environment"]
 
 
 class DeliveryInline(admin.TabularInline):

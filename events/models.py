@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from standardwebhooks import Webhook
 
+from events.addresses import validate_webhook_url
+
 
 def new_secret():
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
@@ -39,12 +41,19 @@ class Event(models.Model):
 
 
 class WebhookEndpoint(models.Model):
-    url = models.URLField(max_length=500, unique=True)
+    # https to public addresses only (events/addresses.py), checked again at
+    # every attempt.
+    url = models.URLField(max_length=500, unique=True, validators=[validate_webhook_url])
     secret = models.CharField(max_length=100, default=new_secret, validators=[validate_secret])
     event_types = models.JSONField(
         default=list, blank=True, help_text='e.g. ["booking.created"]; empty means every event.'
     )
+    # A disabled endpoint gets no new deliveries, and its pending ones get no
+    # further attempt: the next sweep fails them.
     enabled = models.BooleanField(default=True)
+    # Made by the worker for WEBHOOK_URL (events.services.env_endpoint); disabled
+    # by it when WEBHOOK_URL changes or goes.
+    from_environment = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -11,10 +11,8 @@ This app is generic: an event is a type and ready JSON data, built by the app
 whose change it records; nothing here imports that app or DRF.
 """
 
-import http.client
 import json
 import logging
-import urllib.error
 import urllib.request
 from datetime import timedelta
 
@@ -25,6 +23,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from events.transport import post
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +33,27 @@ SWEEP_BATCH = 500
 
 
 def env_endpoint():
-    """The endpoint WEBHOOK_URL names, as an admin-visible row: created, or its secret
-    brought in step, by the worker's periodic sweep (never inside a booking's
-    transaction). An event made before the row exists is not sent to it."""
-    if not settings.WEBHOOK_URL:
-        return None
-    endpoint, _ = WebhookEndpoint.objects.get_or_create(
-        url=settings.WEBHOOK_URL, defaults={"secret": settings.WEBHOOK_SECRET}
+    """The endpoint WEBHOOK_URL names, as an admin-visible row marked
+    `from_environment`: created, or brought in step, by the worker when it starts
+    and at every sweep (never inside a booking's transaction). An event made
+    before the row exists is not sent to it. The environment's endpoint follows
+    the environment: a row it made for a URL no longer (or no longer ever) set is
+    disabled and becomes an ordinary row, so the old URL gets nothing more."""
+    url = settings.WEBHOOK_URL
+    WebhookEndpoint.objects.filter(from_environment=True).exclude(url=url).update(
+        from_environment=False, enabled=False
     )
+    if not url:
+        return None
+    endpoint, created = WebhookEndpoint.objects.get_or_create(
+        url=url, defaults={"secret": settings.WEBHOOK_SECRET, "from_environment": True}
+    )
+    if not created and not endpoint.from_environment:
+        # A row of the same URL (staff's, or an old environment's): the
+        # environment takes it over, enabled. Once it is the environment's,
+        # staff may disable it and it stays so.
+        endpoint.from_environment, endpoint.enabled = True, True
+        endpoint.save(update_fields=["from_environment", "enabled"])
     if endpoint.secret != settings.WEBHOOK_SECRET:
         # The environment's secret wins, so rotating it there takes effect.
         endpoint.secret = settings.WEBHOOK_SECRET
@@ -84,10 +96,17 @@ def retry_delay(attempts):
     return min(first * 2 ** (attempts - 1), MAX_RETRY_DELAY)
 
 
+def enabled_endpoints():
+    return WebhookEndpoint.objects.filter(enabled=True).values("pk")
+
+
 def claim(delivery_id, now):
-    """Take the lease of a due delivery; False when it is not due or another
-    worker holds it. One single-table UPDATE, whose WHERE PostgreSQL re-checks
-    on the locked row, so two workers can never both win."""
+    """Take the lease of a due delivery of an enabled endpoint; None when it is
+    not due, its endpoint is disabled or another worker holds it. One UPDATE of
+    the delivery table, whose WHERE PostgreSQL re-checks on the locked row, so
+    two workers can never both win. (The endpoint is asked with `endpoint_id IN
+    (SELECT ... enabled)`, not a join: with a join Django would select the
+    deliveries' ids in a subquery, which that re-check does not cover.)"""
     lease = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
     won = (
         Delivery.objects.filter(
@@ -96,6 +115,7 @@ def claim(delivery_id, now):
             status=Delivery.Status.PENDING,
             next_attempt_at__lte=now,
             give_up_at__gt=now,
+            endpoint_id__in=enabled_endpoints(),
         ).update(leased_until=lease, attempts=F("attempts") + 1)
         == 1
     )
@@ -119,26 +139,6 @@ def signed_request(delivery, now):
     return urllib.request.Request(
         delivery.endpoint.url, data=body.encode(), headers=headers, method="POST"
     )
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirect is not a delivery: the 3xx is recorded and retried.
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
-def post(request):
-    """(status code, error text) of one HTTP attempt."""
-    try:
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as error:
-        return error.code, ""
-    except (OSError, ValueError, http.client.HTTPException) as error:
-        return None, f"{type(error).__name__}: {error}"[:1000]
 
 
 def delivery_attempt(delivery_id):
@@ -175,12 +175,14 @@ def record_outcome(delivery, attempt):
 
 
 def sweep(now=None):
-    """Fail what is past its 24 hours; return the ids of deliveries due now and
-    not leased (new, retrying, or left by a worker that died)."""
+    """Fail what is past its 24 hours or for a disabled endpoint; return the ids
+    of deliveries due now and not leased (new, retrying, or left by a worker
+    that died)."""
     env_endpoint()
     now = now or timezone.now()
     free = Q(leased_until__isnull=True) | Q(leased_until__lte=now)
     pending = Delivery.objects.filter(free, status=Delivery.Status.PENDING)
-    pending.filter(give_up_at__lte=now).update(status=Delivery.Status.FAILED, leased_until=None)
+    given_up = Q(give_up_at__lte=now) | ~Q(endpoint_id__in=enabled_endpoints())
+    pending.filter(given_up).update(status=Delivery.Status.FAILED, leased_until=None)
     due = pending.filter(next_attempt_at__lte=now).order_by("next_attempt_at")
     return list(due.values_list("pk", flat=True)[:SWEEP_BATCH])

@@ -1,7 +1,9 @@
 """The events outbox: emitted in the booking's transaction, signed per Standard
 Webhooks, retried with backoff for 24 hours, claimed by one worker at a time."""
 
+import socket
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from unittest import mock
@@ -418,7 +420,7 @@ def test_a_receiver_that_is_not_listening_is_a_recorded_error_and_a_retry(settin
 
     attempt = DeliveryAttempt.objects.get()
     assert attempt.status_code is None
-    assert attempt.error.startswith("URLError: ")
+    assert attempt.error == "ConnectionRefusedError: [Errno 111] Connection refused"
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("pending", 1)
 
@@ -528,3 +530,313 @@ def test_a_failed_task_is_acknowledged_not_requeued_or_retried_by_celery(setting
     # With acks_late, acks_on_failure decides: True acknowledges the message.
     assert (deliver.acks_late, deliver.acks_on_failure) == (True, True)
     assert not getattr(deliver, "autoretry_for", ())
+
+
+# -- issue 18: a deadline per attempt, disabled endpoints, where webhooks may go --
+
+
+class DrippingReceiver(BaseHTTPRequestHandler):
+    """A status line at once, then one header every half second for four seconds:
+    every read gets data well within any per-read socket timeout."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["content-length"]))
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        try:
+            for n in range(8):
+                self.wfile.flush()
+                time.sleep(0.5)
+                self.wfile.write(f"x-drip-{n}: {n}\r\n".encode())
+            self.wfile.write(b"content-length: 0\r\n\r\n")
+        except OSError:
+            pass  # the sender gave up: that is the point
+
+    def log_message(self, *args):
+        pass
+
+
+def serve_once(handler):
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    return server
+
+
+def test_a_receiver_that_drips_its_headers_is_cut_off_at_the_deadline_and_not_delivered(
+    settings,
+):
+    settings.WEBHOOK_TIMEOUT_SECONDS, settings.WEBHOOK_LEASE_SECONDS = 1, 2
+    server = serve_once(DrippingReceiver)
+    WebhookEndpointFactory(url=f"http://127.0.0.1:{server.server_address[1]}/slow")
+    delivery = emit()
+
+    started = time.monotonic()
+    services.delivery_attempt(delivery.pk)
+    took = time.monotonic() - started
+
+    server.server_close()
+    attempt = DeliveryAttempt.objects.get()
+    assert (attempt.status_code, attempt.error) == (None, "Timeout: no reply within 1 s")
+    assert took < 1.8  # the deadline, not the four seconds of headers
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    # Finished within its lease: no second worker could have started meanwhile.
+    assert attempt.finished_at < attempt.started_at + timedelta(seconds=2)
+
+
+def test_webhook_deliveries_go_to_a_queue_of_their_own_the_periodic_tasks_to_the_default():
+    from config.celery import app
+
+    def queue(task):
+        return app.amqp.router.route({}, task)["queue"].name
+
+    default = settings_module().CELERY_TASK_DEFAULT_QUEUE
+    assert queue("events.tasks.deliver") == f"{default}.webhooks"
+    periodic = [entry["task"] for entry in settings_module().CELERY_BEAT_SCHEDULE.values()]
+    assert sorted(periodic) == [
+        "doctor.tasks.pass_on_lapsed_holds",
+        "events.tasks.sweep",
+        "notifications.tasks.send_reminders",
+    ]
+    assert {queue(task) for task in periodic} == {default}
+
+
+def settings_module():
+    from django.conf import settings
+
+    return settings
+
+
+def test_a_disabled_endpoint_gets_no_further_attempt_and_the_sweep_fails_its_deliveries():
+    delivery = emit()
+    WebhookEndpoint.objects.update(enabled=False)
+
+    with mock.patch("events.services.post") as post:
+        assert services.delivery_attempt(delivery.pk) is None
+        assert services.claim(delivery.pk, timezone.now()) is None
+
+    post.assert_not_called()
+    assert services.sweep() == []
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", 0)
+
+
+def test_a_retrying_delivery_stops_when_its_endpoint_is_disabled():
+    delivery = emit()
+    with mock.patch("events.services.post", return_value=(503, "")):
+        services.delivery_attempt(delivery.pk)
+    WebhookEndpoint.objects.update(enabled=False)
+    later = timezone.now() + timedelta(hours=1)  # the retry is due
+
+    assert services.sweep(later) == []
+    assert services.claim(delivery.pk, later) is None
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+
+
+def test_when_webhook_url_changes_the_old_environment_endpoint_is_disabled(settings):
+    settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/old", ENV_SECRET
+    services.sweep()
+    settings.WEBHOOK_URL = "http://127.0.0.1:9/new"
+
+    services.sweep()
+    event = services.event_emit("booking.created", {})
+
+    rows = WebhookEndpoint.objects.values_list("url", "enabled", "from_environment")
+    assert sorted(rows) == [
+        ("http://127.0.0.1:9/new", True, True),
+        ("http://127.0.0.1:9/old", False, False),
+    ]
+    assert [d.endpoint.url for d in event.deliveries.all()] == ["http://127.0.0.1:9/new"]
+
+
+def test_when_webhook_url_is_unset_the_environment_endpoint_is_disabled(settings):
+    settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
+    delivery_before = None
+    services.sweep()
+    delivery_before = emit()
+    settings.WEBHOOK_URL = ""
+
+    services.sweep()
+
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.enabled, endpoint.from_environment) == (False, False)
+    delivery_before.refresh_from_db()
+    assert delivery_before.status == "failed"  # its pending delivery gets no attempt
+    assert not services.event_emit("booking.created", {}).deliveries.exists()
+
+
+def test_staff_may_disable_the_environment_endpoint_and_the_sweep_leaves_it_so(settings):
+    settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
+    services.sweep()
+    WebhookEndpoint.objects.update(enabled=False)
+
+    services.sweep()
+
+    assert WebhookEndpoint.objects.values_list("enabled", "from_environment").get() == (
+        False,
+        True,
+    )
+
+
+def test_the_environment_takes_over_a_row_of_its_url_and_enables_it(settings):
+    WebhookEndpointFactory(url="http://127.0.0.1:9/env", enabled=False)
+    settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
+
+    services.sweep()
+
+    assert WebhookEndpoint.objects.values_list("enabled", "from_environment", "secret").get() == (
+        True,
+        True,
+        ENV_SECRET,
+    )
+
+
+PUBLIC = "93.184.215.14"
+
+
+def resolving_to(*addresses):
+    """A getaddrinfo for every name, answering `addresses` (and counting calls)."""
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        getaddrinfo.calls.append(host)
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in addresses
+        ]
+
+    getaddrinfo.calls = []
+    return mock.patch("socket.getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def production_rules(settings):
+    settings.WEBHOOK_ALLOW_HTTP = settings.WEBHOOK_ALLOW_PRIVATE = False
+
+
+def refusal(url):
+    with pytest.raises(ValidationError) as refused:
+        WebhookEndpoint(url=url).full_clean()
+    return refused.value.message_dict["url"]
+
+
+@pytest.mark.usefixtures("production_rules")
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("https://127.0.0.1:1/", "127.0.0.1 is 127.0.0.1, not a public address."),
+        ("https://[::1]:8000/x", "::1 is ::1, not a public address."),
+        ("https://10.1.2.3/x", "10.1.2.3 is 10.1.2.3, not a public address."),
+        (
+            "https://169.254.169.254/latest",
+            "169.254.169.254 is 169.254.169.254, not a public address.",
+        ),
+        ("https://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1 is 127.0.0.1, not a public address."),
+        ("http://93.184.215.14/x", "Only https URLs may receive webhooks."),
+        ("ftp://93.184.215.14/x", "Only https URLs may receive webhooks."),
+        ("https://user:pw@93.184.215.14/", "A webhook URL carries no user name or password."),
+    ],
+)
+def test_an_endpoint_url_that_is_not_https_to_a_public_address_is_refused_at_save(url, message):
+    assert refusal(url) == [message]
+
+
+@pytest.mark.usefixtures("production_rules")
+def test_a_name_resolving_to_an_internal_address_is_refused_at_save():
+    with resolving_to(PUBLIC, "10.0.0.7"):
+        assert refusal("https://hooks.partner.example/q") == [
+            "hooks.partner.example is 10.0.0.7, not a public address."
+        ]
+    with resolving_to(PUBLIC):
+        WebhookEndpoint(url="https://hooks.partner.example/q").full_clean()  # no error
+
+
+@pytest.mark.usefixtures("production_rules")
+def test_staff_cannot_add_a_loopback_endpoint_in_the_admin(staff):
+    response = staff.post(
+        reverse("admin:events_webhookendpoint_add"),
+        {"url": "http://127.0.0.1:1/", "secret": ENV_SECRET, "event_types": "[]"},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "url": ["Only https URLs may receive webhooks."]
+    }
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_http_and_loopback_are_allowed_only_by_the_development_settings(settings):
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    assert refusal("http://127.0.0.1:1/") == ["127.0.0.1 is 127.0.0.1, not a public address."]
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    WebhookEndpoint(url="http://127.0.0.1:1/", secret=ENV_SECRET).full_clean()  # no error
+
+
+class OkReceiver(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.server.posts.append(self.path)
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def ok_receiver():
+    server = HTTPServer(("127.0.0.1", 0), OkReceiver)
+    server.posts = []
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    return server
+
+
+def test_a_name_that_resolves_to_loopback_at_delivery_time_is_refused_and_not_contacted(
+    settings,
+):
+    # Saved while the name was public; it now points at a port on the worker's host.
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.3)
+    port = listener.getsockname()[1]
+    with resolving_to(PUBLIC):
+        WebhookEndpointFactory(url=f"https://rebound.example:{port}/q").full_clean()
+    settings.WEBHOOK_ALLOW_HTTP = settings.WEBHOOK_ALLOW_PRIVATE = False
+    delivery = emit()
+
+    with resolving_to("127.0.0.1"):
+        services.delivery_attempt(delivery.pk)
+
+    with pytest.raises(TimeoutError), listener:
+        listener.accept()  # nobody connected
+    attempt = DeliveryAttempt.objects.get()
+    assert (attempt.status_code, attempt.error) == (
+        None,
+        "Refused: rebound.example is 127.0.0.1, not a public address.",
+    )
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"  # retried: the name may point back
+
+
+def test_an_attempt_connects_to_the_address_it_checked_without_a_second_lookup():
+    server = ok_receiver()
+    port = server.server_address[1]
+    WebhookEndpointFactory(url=f"http://receiver.test:{port}/q")
+    delivery = emit()
+
+    with resolving_to("127.0.0.1") as getaddrinfo:
+        services.delivery_attempt(delivery.pk)
+
+    server.server_close()
+    assert (server.posts, getaddrinfo.calls) == (["/q"], ["receiver.test"])
+    assert DeliveryAttempt.objects.get().status_code == 204
+
+
+def test_an_ftp_endpoint_stored_before_the_rules_is_refused_at_delivery():
+    WebhookEndpointFactory(url="ftp://127.0.0.1:21/hook")
+    delivery = emit()
+
+    services.delivery_attempt(delivery.pk)
+
+    attempt = DeliveryAttempt.objects.get()
+    assert (attempt.status_code, attempt.error) == (
+        None,
+        "Refused: Only https or http URLs may receive webhooks.",
+    )
