@@ -105,6 +105,44 @@ def test_an_unknown_token_answers_404(api_client):
     assert response.json() == {"message": "Calendar not found"}
 
 
+MALFORMED_TOKENS = [
+    "x%00",  # a NUL byte: PostgreSQL refuses it in text, so a query with it was a 500
+    "%00" * 43,
+    "a" * 42 + "%00",
+    "a" * 42,  # one short
+    "a" * 44,  # one long
+    "a" * 42 + "%2F",  # "/" is not in the URL-safe alphabet
+    "a" * 42 + "+",
+    "a" * 42 + "%C3%A9",  # a letter outside ASCII
+    "a" * 42 + "%0B",
+    "a" * 5000,
+]
+
+
+@pytest.mark.parametrize("token", MALFORMED_TOKENS)
+def test_a_malformed_token_answers_404_without_a_query(
+    api_client, patient, token, django_assert_num_queries
+):
+    CalendarFeed.objects.create(user=patient)
+
+    with django_assert_num_queries(0):
+        response = api_client.get(f"/api/calendar/{token}.ics")
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Calendar not found"}
+
+
+def test_a_well_formed_unknown_token_is_looked_up_and_answers_404(api_client, patient):
+    token = CalendarFeed.objects.create(user=patient).token
+    unknown = ("A" if token[0] != "A" else "B") + token[1:]
+
+    response = api_client.get(reverse("calendar-feed", kwargs={"token": unknown}))
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Calendar not found"}
+    assert fetch(patient).status_code == 200
+
+
 def test_a_deactivated_accounts_feed_answers_404(patient):
     path = feed_path(patient)
     patient.is_active = False
