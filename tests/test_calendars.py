@@ -1,5 +1,6 @@
 """Calendar feeds (contract Part 4): the secret URL, its reset, and the .ics itself."""
 
+import re
 from datetime import date, time, timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from django.utils import timezone
 from icalendar import Calendar
 from rest_framework.test import APIClient
 
+from accounts.models import UserProfile
 from calendars.feeds import event_sequence, event_status
 from calendars.models import CalendarFeed
 from doctor import services as booking_services
@@ -210,6 +212,26 @@ def test_a_patients_feed_names_the_doctor(doctor, patient):
 
     assert event["SUMMARY"] == "Visit with Dr Lakshman"
     assert event["LOCATION"] == "MG Road"
+
+
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
+
+
+def test_control_characters_an_older_row_holds_never_reach_the_feed(doctor):
+    # Stored before names refused them: a vertical tab, an escape, a C1 control.
+    patient = PatientFactory(full_name="Asha\x0bRao\x1b[2J\x85")
+    UserProfile.objects.filter(pk=doctor.pk).update(
+        full_name="Dr\x0bLakshman\x07", clinic_address="MG Road\x0b\x1b, Bengaluru"
+    )
+    book(doctor, patient)
+
+    by_doctor, by_patient = fetch(doctor), fetch(patient)
+
+    for response in (by_doctor, by_patient):
+        assert not CONTROL_BYTES.search(response.content.replace(b"\r\n", b""))
+        assert only_event(response)["LOCATION"] == "MG Road , Bengaluru"
+    assert only_event(by_doctor)["SUMMARY"] == "Visit: Asha Rao[2J "
+    assert only_event(by_patient)["SUMMARY"] == "Visit with Dr Lakshman"
 
 
 def test_a_patients_feed_never_names_another_patient(doctor):
