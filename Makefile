@@ -29,7 +29,7 @@ run: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/gunicorn config.wsgi:application --bind $${BIND:-127.0.0.1:8000} \
+	$(BIN)/gunicorn -c config/gunicorn.py config.wsgi:application --bind $${BIND:-127.0.0.1:8000} \
 		--workers $${WEB_CONCURRENCY:-2} --access-logfile - --error-logfile -
 
 # Two Celery workers, as in production (docs/deployment.md): one with the

@@ -34,6 +34,39 @@ def refuse_bidi_controls(value):
         )
 
 
+# C0 controls, DEL and C1 controls (Unicode's category Cc): invisible or moving the
+# cursor (a vertical tab, an escape starting a terminal sequence), and forbidden in
+# a calendar's text by RFC 5545 (calendars.feeds strips them from older rows).
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+# The validators leave NUL out: every CharField already refuses it with its own
+# message ("Null characters are not allowed."), and one message is enough.
+# A name is one line: no other control character.
+LINE_CONTROL_CHARACTERS = re.compile("[\x01-\x1f\x7f-\x9f]")
+# A multi-line text (a description) keeps tab and line feed, and a carriage return
+# only before a line feed (the CRLF a browser's textarea sends).
+TEXT_CONTROL_CHARACTERS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
+
+
+def refuse_control_characters(value):
+    """For one-line texts: names, phone, address, specialization, languages."""
+    if LINE_CONTROL_CHARACTERS.search(str(value)):
+        raise ValidationError("Control characters are not allowed.", code="control_character")
+
+
+def refuse_text_control_characters(value):
+    """For multi-line texts: any control character but tab and line breaks."""
+    if TEXT_CONTROL_CHARACTERS.search(str(value)):
+        raise ValidationError(
+            "Control characters other than tab and line breaks are not allowed.",
+            code="control_character",
+        )
+
+
+# The validators of a text a person sets and others read.
+LINE_VALIDATORS = [refuse_bidi_controls, refuse_control_characters]
+TEXT_VALIDATORS = [refuse_bidi_controls, refuse_text_control_characters]
+
+
 def normalize_email(email):
     """Emails are stored lower-cased so that one address is one account."""
     return (email or "").strip().lower()
@@ -92,24 +125,24 @@ class UserProfileManager(BaseUserManager):
 
 class UserProfile(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(unique=True, validators=[refuse_bidi_controls])
-    full_name = models.CharField(max_length=150, validators=[refuse_bidi_controls])
+    full_name = models.CharField(max_length=150, validators=LINE_VALIDATORS)
     user_type = models.CharField(
         max_length=10, choices=UserType.choices, default=UserType.USER, db_index=True
     )
-    phone = models.CharField(max_length=20, blank=True, validators=[refuse_bidi_controls])
+    phone = models.CharField(max_length=20, blank=True, validators=LINE_VALIDATORS)
 
     # DOCTOR_FIELDS: blank, null or False for patients and for doctors who left them unset.
-    specialization = models.CharField(max_length=100, blank=True, validators=[refuse_bidi_controls])
+    specialization = models.CharField(max_length=100, blank=True, validators=LINE_VALIDATORS)
     years_of_experience = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(80)]
     )
     consultation_fee = fee_field()
-    clinic_address = models.CharField(max_length=255, blank=True, validators=[refuse_bidi_controls])
+    clinic_address = models.CharField(max_length=255, blank=True, validators=LINE_VALIDATORS)
     video_consult_fee = fee_field()
     home_consult_fee = fee_field()
     home_consultation = models.BooleanField(default=False)
-    languages = models.CharField(max_length=200, blank=True, validators=[refuse_bidi_controls])
-    description = models.TextField(max_length=2000, blank=True, validators=[refuse_bidi_controls])
+    languages = models.CharField(max_length=200, blank=True, validators=LINE_VALIDATORS)
+    description = models.TextField(max_length=2000, blank=True, validators=TEXT_VALIDATORS)
     # A patient may not cancel or move a visit later than this before its start.
     cancel_notice_minutes = models.PositiveIntegerField(
         default=default_cancel_notice, validators=[MaxValueValidator(MAX_NOTICE_MINUTES)]

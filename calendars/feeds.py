@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from icalendar import Calendar, Event
 
-from accounts.models import UserType
+from accounts.models import CONTROL_CHARACTERS, UserType
 from doctor.clock import clinic_datetime
 
 PRODID = "-//QuickMed Slots//Calendar feed//EN"
@@ -22,6 +22,16 @@ EVENT_STATUS = {
     "cancelled": "CANCELLED",
     "rescheduled": "CANCELLED",
 }
+
+
+def plain_text(value):
+    """`value` on one line without control characters, for SUMMARY and LOCATION.
+
+    RFC 5545 allows none in TEXT but tab (line breaks are escaped as \\n), and these
+    values are one line. accounts.models refuses them at input, but a row stored
+    before that may hold one: whitespace controls become a space, the rest go.
+    """
+    return CONTROL_CHARACTERS.sub(lambda m: " " if m.group().isspace() else "", value)
 
 
 def event_status(status):
@@ -43,10 +53,10 @@ def event_uid(booking):
 def booking_event(booking, for_doctor):
     slot = booking.slot
     if for_doctor:
-        summary = f"Visit: {booking.patient.full_name}"
+        summary = f"Visit: {plain_text(booking.patient.full_name)}"
     else:
         # Never the patient's name: the slot's other bookings are not theirs to see.
-        summary = f"Visit with {slot.doctor.full_name}"
+        summary = f"Visit with {plain_text(slot.doctor.full_name)}"
     return Event.new(
         uid=event_uid(booking),
         start=clinic_datetime(slot.date, slot.start_time),
@@ -56,7 +66,7 @@ def booking_event(booking, for_doctor):
         sequence=event_sequence(booking.status),
         status=event_status(booking.status),
         summary=summary,
-        location=slot.doctor.clinic_address or None,
+        location=plain_text(slot.doctor.clinic_address) or None,
     )
 
 

@@ -1,12 +1,24 @@
+import re
 import secrets
 
 from django.conf import settings
 from django.db import models
 
+TOKEN_BYTES = 32
+# token_urlsafe's shape: base64url without padding, 43 characters for 32 bytes.
+TOKEN_LENGTH = len(secrets.token_urlsafe(TOKEN_BYTES))
+TOKEN_SHAPE = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}")
+
 
 def new_token():
     """256 random bits: unguessable, so a plain indexed lookup is a safe comparison."""
-    return secrets.token_urlsafe(32)
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_shaped(token):
+    """Whether `token` could be one new_token made: only such a string reaches a query
+    (PostgreSQL refuses a NUL byte in text, so a query with one would be a 500)."""
+    return TOKEN_SHAPE.fullmatch(token) is not None
 
 
 class CalendarFeed(models.Model):

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from accounts.models import UserType
-from calendars.models import CalendarFeed, new_token
+from calendars.models import CalendarFeed, new_token, token_shaped
 from config.errors import NotFound
 from doctor.clock import clinic_now
 from doctor.models import Booking
@@ -30,7 +30,10 @@ def feed_reset(*, user):
 
 
 def feed_owner(*, token):
-    """Whose feed this token opens; an unknown token or a deactivated account is a 404."""
+    """Whose feed this token opens; an unknown or malformed token, or a deactivated
+    account, is a 404. A malformed one is refused before any query."""
+    if not token_shaped(token):
+        raise FeedNotFound()
     feed = (
         CalendarFeed.objects.select_related("user")
         .filter(token=token, user__is_active=True)

@@ -106,8 +106,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 HOLD_SECONDS = env.int("HOLD_SECONDS", default=300)
 # How long a waitlist offer (a hold made for the oldest waiting patient) lasts.
 OFFER_SECONDS = env.int("OFFER_SECONDS", default=900)
-# How long a client's Idempotency-Key and its stored reply are kept.
+# How long a client's Idempotency-Key and its stored reply are kept; the worker
+# deletes keys past it every IDEMPOTENCY_PURGE_SECONDS (idempotency.tasks).
 IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)
+IDEMPOTENCY_PURGE_SECONDS = env.float("IDEMPOTENCY_PURGE_SECONDS", default=3600.0)
 AUTH_USER_MODEL = "accounts.UserProfile"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -223,6 +225,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "doctor.tasks.pass_on_lapsed_holds",
         "schedule": env.float("WAITLIST_SWEEP_SECONDS", default=30.0),
     },
+    # Idempotency-Keys past IDEMPOTENCY_TTL_SECONDS, deleted in bounded batches.
+    "idempotency-purge": {
+        "task": "idempotency.tasks.purge_expired_keys",
+        "schedule": IDEMPOTENCY_PURGE_SECONDS,
+    },
 }
 
 # Webhooks (Standard Webhooks): WEBHOOK_URL + WEBHOOK_SECRET add one endpoint
@@ -329,6 +336,10 @@ REST_FRAMEWORK = {
         "profile": env.str("THROTTLE_RATE_PROFILE", default="30/min"),
         # Per doctor, single and bulk slot creation together.
         "slots": env.str("THROTTLE_RATE_SLOTS", default="60/min"),
+        # Per user: every endpoint that accepts an Idempotency-Key is throttled,
+        # so none can store keys without bound (the others spend booking or slots).
+        "cancel": env.str("THROTTLE_RATE_CANCEL", default="30/min"),
+        "waitlist": env.str("THROTTLE_RATE_WAITLIST", default="30/min"),
     },
     # How many proxies in front of the app append to X-Forwarded-For; 0 trusts
     # none, so a client cannot dodge the per-IP limits with a forged header.

@@ -81,3 +81,36 @@ def key_release(record):
     IdempotencyKey.objects.filter(
         pk=record.pk, locked_at=record.locked_at, status_code=None
     ).delete()
+
+
+# The purge deletes this many rows per statement, and at most PURGE_BATCHES
+# statements per run: a backlog is worked off over the next runs, never in one
+# long transaction that locks a large part of the table.
+PURGE_BATCH = 1000
+PURGE_BATCHES = 100
+
+
+def _expired(now):
+    """Keys past IDEMPOTENCY_TTL_SECONDS, the ones `_reclaim` would start afresh,
+    but for a claim a live request holds (one taken over from a dead request
+    keeps its old created_at)."""
+    return IdempotencyKey.objects.filter(
+        created_at__lte=now - timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS)
+    ).exclude(locked_at__gt=now - timedelta(seconds=IN_FLIGHT_SECONDS))
+
+
+def keys_purge(*, batch=PURGE_BATCH, batches=PURGE_BATCHES):
+    """Delete expired keys, oldest first, `batch` rows per statement; how many went.
+
+    Harmless twice or on two workers at once: a row deleted by the other run is
+    simply not deleted again, and each statement re-checks expiry.
+    """
+    now = timezone.now()
+    deleted = 0
+    for _ in range(batches):
+        ids = list(_expired(now).order_by("created_at").values_list("pk", flat=True)[:batch])
+        if ids:
+            deleted += _expired(now).filter(pk__in=ids).delete()[0]
+        if len(ids) < batch:
+            break
+    return deleted

@@ -1,5 +1,6 @@
 """Calendar feeds (contract Part 4): the secret URL, its reset, and the .ics itself."""
 
+import re
 from datetime import date, time, timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from django.utils import timezone
 from icalendar import Calendar
 from rest_framework.test import APIClient
 
+from accounts.models import UserProfile
 from calendars.feeds import event_sequence, event_status
 from calendars.models import CalendarFeed
 from doctor import services as booking_services
@@ -105,6 +107,44 @@ def test_an_unknown_token_answers_404(api_client):
     assert response.json() == {"message": "Calendar not found"}
 
 
+MALFORMED_TOKENS = [
+    "x%00",  # a NUL byte: PostgreSQL refuses it in text, so a query with it was a 500
+    "%00" * 43,
+    "a" * 42 + "%00",
+    "a" * 42,  # one short
+    "a" * 44,  # one long
+    "a" * 42 + "%2F",  # "/" is not in the URL-safe alphabet
+    "a" * 42 + "+",
+    "a" * 42 + "%C3%A9",  # a letter outside ASCII
+    "a" * 42 + "%0B",
+    "a" * 5000,
+]
+
+
+@pytest.mark.parametrize("token", MALFORMED_TOKENS)
+def test_a_malformed_token_answers_404_without_a_query(
+    api_client, patient, token, django_assert_num_queries
+):
+    CalendarFeed.objects.create(user=patient)
+
+    with django_assert_num_queries(0):
+        response = api_client.get(f"/api/calendar/{token}.ics")
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Calendar not found"}
+
+
+def test_a_well_formed_unknown_token_is_looked_up_and_answers_404(api_client, patient):
+    token = CalendarFeed.objects.create(user=patient).token
+    unknown = ("A" if token[0] != "A" else "B") + token[1:]
+
+    response = api_client.get(reverse("calendar-feed", kwargs={"token": unknown}))
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Calendar not found"}
+    assert fetch(patient).status_code == 200
+
+
 def test_a_deactivated_accounts_feed_answers_404(patient):
     path = feed_path(patient)
     patient.is_active = False
@@ -172,6 +212,26 @@ def test_a_patients_feed_names_the_doctor(doctor, patient):
 
     assert event["SUMMARY"] == "Visit with Dr Lakshman"
     assert event["LOCATION"] == "MG Road"
+
+
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
+
+
+def test_control_characters_an_older_row_holds_never_reach_the_feed(doctor):
+    # Stored before names refused them: a vertical tab, an escape, a C1 control.
+    patient = PatientFactory(full_name="Asha\x0bRao\x1b[2J\x85")
+    UserProfile.objects.filter(pk=doctor.pk).update(
+        full_name="Dr\x0bLakshman\x07", clinic_address="MG Road\x0b\x1b, Bengaluru"
+    )
+    book(doctor, patient)
+
+    by_doctor, by_patient = fetch(doctor), fetch(patient)
+
+    for response in (by_doctor, by_patient):
+        assert not CONTROL_BYTES.search(response.content.replace(b"\r\n", b""))
+        assert only_event(response)["LOCATION"] == "MG Road , Bengaluru"
+    assert only_event(by_doctor)["SUMMARY"] == "Visit: Asha Rao[2J "
+    assert only_event(by_patient)["SUMMARY"] == "Visit with Dr Lakshman"
 
 
 def test_a_patients_feed_never_names_another_patient(doctor):

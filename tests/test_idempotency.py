@@ -349,3 +349,72 @@ def test_ten_parallel_retries_with_one_key_book_once():
     )
     assert {r.status_code for r in responses} <= {200, 409}
     assert [r.content for r in wins] == [wins[0].content] * len(wins)
+
+
+# --- the worker purges expired keys ------------------------------------------------------
+
+
+def keys_aged(user, ages, *, answered=True):
+    """One key per age in seconds, answered (or still claimed at its creation)."""
+    now = timezone.now()
+    for n, age in enumerate(ages):
+        at = now - timedelta(seconds=age)
+        IdempotencyKey.objects.create(
+            user=user,
+            key=f"k-{age}-{n}",
+            fingerprint="f" * 64,
+            created_at=at,
+            locked_at=None if answered else at,
+            status_code=200 if answered else None,
+            body=b"{}" if answered else None,
+        )
+
+
+def test_the_purge_deletes_expired_keys_only(patient, settings):
+    settings.IDEMPOTENCY_TTL_SECONDS = 3600
+    keys_aged(patient, [3601, 7200, 86400 * 30])  # expired
+    keys_aged(patient, [0, 60, 3599])  # kept
+    keys_aged(patient, [5000], answered=False)  # a claim whose request died long ago
+
+    assert key_services.keys_purge() == 4
+    assert sorted(IdempotencyKey.objects.values_list("key", flat=True)) == [
+        "k-0-0",
+        "k-3599-2",
+        "k-60-1",
+    ]
+    assert key_services.keys_purge() == 0  # harmless twice
+
+
+def test_the_purge_never_deletes_a_claim_a_live_request_holds(patient, settings):
+    settings.IDEMPOTENCY_TTL_SECONDS = 3600
+    # Created long ago, then taken over from a dead request a moment ago: in flight.
+    claim(patient, "k-1", locked_ago=1, created_ago=7200)
+
+    assert key_services.keys_purge() == 0
+    assert IdempotencyKey.objects.filter(key="k-1").exists()
+
+
+def test_the_purge_deletes_in_bounded_batches(patient, settings, django_assert_num_queries):
+    settings.IDEMPOTENCY_TTL_SECONDS = 3600
+    keys_aged(patient, [7200 + n for n in range(7)])
+
+    # Two batches of three and a short one of one: a select and a delete each.
+    with django_assert_num_queries(6):
+        assert key_services.keys_purge(batch=3) == 7
+    keys_aged(patient, [7200 + n for n in range(7)])
+    assert key_services.keys_purge(batch=3, batches=2) == 6  # the rest: next run
+    assert IdempotencyKey.objects.count() == 1
+
+
+def test_the_purge_is_a_periodic_task_of_the_worker(patient, settings):
+    from config.celery import app
+    from idempotency.tasks import purge_expired_keys
+
+    settings.IDEMPOTENCY_TTL_SECONDS = 3600
+    keys_aged(patient, [7200, 0])
+    schedule = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+    assert "idempotency.tasks.purge_expired_keys" in schedule
+    assert "idempotency.tasks.purge_expired_keys" in app.tasks
+    assert purge_expired_keys.apply().get() == 1
+    assert IdempotencyKey.objects.count() == 1

@@ -759,6 +759,44 @@ def test_reading_the_profile_is_not_throttled(profile_rate, patient_client):
     assert patient_client.get(reverse("profile")).status_code == 200
 
 
+# --- control characters -------------------------------------------------------------------
+
+CONTROL = ["Control characters are not allowed."]
+
+
+@pytest.mark.parametrize("char", ["\x0b", "\x1b", "\x85"], ids=["VT", "ESC", "NEL"])
+def test_a_patient_cannot_take_a_name_with_a_control_character(patient_client, patient, char):
+    refused(patient_client, patient, {"fullName": f"Asha{char}Rao"}, {"fullName": CONTROL})
+
+
+@pytest.mark.parametrize(
+    ("key", "error_key"),
+    [
+        ("full_name", "fullName"),
+        ("phone", "phone"),
+        ("specialization", "specialization"),
+        ("clinic_address", "clinicAddress"),
+        ("languages", "languages"),
+    ],
+)
+def test_a_doctor_cannot_set_a_control_character_in_one_line_text(
+    doctor_client, doctor, key, error_key
+):
+    refused(doctor_client, doctor, {key: "MG\x0bRoad"}, {error_key: CONTROL})
+
+
+def test_a_doctors_description_keeps_line_breaks_but_not_an_escape(doctor_client, doctor):
+    refused(
+        doctor_client,
+        doctor,
+        {"description": "Evenings\x1b[2J"},
+        {"description": ["Control characters other than tab and line breaks are not allowed."]},
+    )
+    assert patch(doctor_client, {"description": "Evenings.\n\tWeekends."}).status_code == 200
+    doctor.refresh_from_db()
+    assert doctor.description == "Evenings.\n\tWeekends."
+
+
 # --- display spoofing: bidirectional controls ---------------------------------------------
 
 BIDI = ["Bidirectional control characters are not allowed."]

@@ -863,6 +863,54 @@ def test_it_refuses_a_bidirectional_control_in_any_displayed_text(api_client, ke
     assert_refused(signup(api_client, react_doctor_body(**{key: value})), {field: BIDI})
 
 
+# --- control characters: none in a name, tab and line breaks only in a description -------
+
+CONTROL = ["Control characters are not allowed."]
+TEXT_CONTROL = ["Control characters other than tab and line breaks are not allowed."]
+# A vertical tab, an escape (a terminal sequence), DEL, C1 controls, tab and line breaks
+# (NUL has its own message, "Null characters are not allowed.", tested above).
+CONTROL_CHARS = ["\x0b", "\x1b", "\x01", "\x7f", "\x85", "\x9b", "\t", "\n", "\r"]
+
+
+@pytest.mark.parametrize("char", CONTROL_CHARS, ids=lambda c: f"U+{ord(c):04X}")
+def test_it_refuses_a_full_name_with_a_control_character(api_client, char):
+    body = patient_body(full_name=f"Asha{char}Rao")
+
+    assert_refused(signup(api_client, body), {"full_name": CONTROL})
+
+
+@pytest.mark.parametrize(
+    ("key", "field"),
+    [
+        ("fullName", "full_name"),
+        ("phone", "phone"),
+        ("specialization", "specialization"),
+        ("clinicAddress", "clinic_address"),
+        ("languages", "languages"),
+    ],
+)
+def test_it_refuses_a_control_character_in_any_one_line_text(api_client, key, field):
+    body = react_doctor_body(**{key: "MG\x1b[31m Road"})
+
+    assert_refused(signup(api_client, body), {field: CONTROL})
+
+
+@pytest.mark.parametrize("char", ["\x0b", "\x1b", "\x01", "\x85", "\r"], ids=repr)
+def test_a_description_refuses_control_characters_but_tab_and_line_breaks(api_client, char):
+    body = react_doctor_body(description=f"Paediatrics.{char}Evenings.")
+
+    assert_refused(signup(api_client, body), {"description": TEXT_CONTROL})
+
+
+def test_a_description_keeps_its_tabs_and_line_breaks(api_client):
+    text = "Paediatrics.\n\tWeekdays.\r\nEvenings."
+
+    response = signup(api_client, react_doctor_body(description=text))
+
+    assert response.status_code == 201
+    assert UserProfile.objects.get().description == text
+
+
 def test_right_to_left_letters_themselves_are_welcome(api_client):
     response = signup(
         api_client, patient_body(full_name="\u05d3\u05e0\u05d4 \u0633\u0627\u0631\u0627")

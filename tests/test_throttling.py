@@ -9,12 +9,20 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import caches
+from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
-from doctor.models import Booking
+from doctor.models import Booking, WaitlistEntry
+from idempotency.models import IdempotencyKey
 from tests.conftest import client_for, run_together
-from tests.factories import PatientFactory, TimeSlotFactory, tomorrow
+from tests.factories import (
+    BookingFactory,
+    DoctorFactory,
+    PatientFactory,
+    TimeSlotFactory,
+    tomorrow,
+)
 from tests.steps import book
 
 pytestmark = pytest.mark.django_db
@@ -214,3 +222,60 @@ def test_a_refusal_says_when_the_window_ends(rates, api_client):
 
     assert response.status_code == 429
     assert 0 < int(response["Retry-After"]) <= 60
+
+
+# --- every endpoint that accepts an Idempotency-Key is throttled per user -------------
+# (book, hold and reschedule spend `booking`, slot creation `slots`; cancel and the
+# waitlist join have their own scopes), so no caller can store keys without bound.
+
+
+@pytest.fixture
+def key_rates(monkeypatch):
+    for scope in ("cancel", "waitlist"):
+        monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, scope, "3/min")
+
+
+def cancel(client, slot, key):
+    return client.post(reverse("slot-cancel", args=[slot.id]), HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_cancel_answers_429_over_the_limit_per_user_and_keeps_no_key(key_rates):
+    patient = PatientFactory()
+    client = client_for(patient)
+    bookings = [BookingFactory(patient=patient, slot__start_time=time(9 + n)) for n in range(5)]
+
+    codes = [cancel(client, b.slot, f"k-{n}").status_code for n, b in enumerate(bookings[:4])]
+
+    assert codes == [200, 200, 200, 429]
+    assert IdempotencyKey.objects.filter(user=patient).count() == 3
+    assert "Retry-After" in cancel(client, bookings[4].slot, "k-4")
+    other = PatientFactory()
+    theirs = BookingFactory(patient=other)
+    assert cancel(client_for(other), theirs.slot, "k-0").status_code == 200
+
+
+def test_a_doctors_cancels_are_throttled_too(key_rates):
+    doctor = DoctorFactory()
+    client = client_for(doctor)
+    bookings = [BookingFactory(slot__doctor=doctor, slot__start_time=time(9 + n)) for n in range(4)]
+
+    codes = [cancel(client, b.slot, f"k-{n}").status_code for n, b in enumerate(bookings)]
+
+    assert codes == [200, 200, 200, 429]
+
+
+def test_waitlist_join_answers_429_over_the_limit_and_reading_the_list_is_free(key_rates):
+    patient = PatientFactory()
+    client = client_for(patient)
+    day = tomorrow().isoformat()
+
+    def join(n):
+        body = {"doctor": DoctorFactory().id, "date_from": day, "date_to": day}
+        return client.post(
+            reverse("waitlist"), body, format="json", HTTP_IDEMPOTENCY_KEY=f"k-{n}"
+        ).status_code
+
+    assert [join(n) for n in range(4)] == [201, 201, 201, 429]
+    assert WaitlistEntry.objects.filter(patient=patient).count() == 3
+    assert IdempotencyKey.objects.filter(user=patient).count() == 3
+    assert client.get(reverse("waitlist")).status_code == 200

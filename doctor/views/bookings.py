@@ -1,7 +1,7 @@
 """Booking a slot, cancelling, moving a booking, and the two booking lists."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import api_view, permission_classes, throttle_classes, throttle_scope
 from rest_framework.response import Response
 
 from accounts.permissions import IsDoctor, IsPatient
@@ -18,6 +18,7 @@ from config.openapi import (
     UNAUTHENTICATED,
     list_or_page,
 )
+from config.throttles import SharedScopedRateThrottle
 from doctor import services
 from doctor.models import Booking
 from doctor.pagination import list_response
@@ -47,10 +48,13 @@ def book_slot(request, slot_id):
         400: MESSAGE,
         404: SLOT_NOT_FOUND,
         401: UNAUTHENTICATED,
+        429: THROTTLED,
         **IDEMPOTENCY_REFUSALS,
     },
 )
 @api_view(["POST"])
+@throttle_classes([SharedScopedRateThrottle])
+@throttle_scope("cancel")
 @idempotent
 def cancel_booking(request, slot_id):
     """Cancel a slot's booking: by the patient who holds it or by the slot's doctor."""

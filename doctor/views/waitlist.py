@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import api_view, permission_classes, throttle_classes, throttle_scope
 from rest_framework.response import Response
 
 from accounts.permissions import IsPatient
@@ -12,7 +12,9 @@ from config.openapi import (
     IDEMPOTENCY_REFUSALS,
     MESSAGE,
     ROLE_REFUSALS,
+    THROTTLED,
 )
+from config.throttles import WriteThrottle
 from doctor import services
 from doctor.models import WaitlistEntry
 from doctor.serializers import WaitlistEntrySerializer
@@ -31,12 +33,15 @@ ENTRY_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Waitlist e
     responses={
         201: WaitlistEntrySerializer,
         400: FIELD_ERRORS,
+        429: THROTTLED,
         **ROLE_REFUSALS,
         **IDEMPOTENCY_REFUSALS,
     },
 )
 @api_view(["GET", "POST"])
 @permission_classes([IsPatient])
+@throttle_classes([WriteThrottle])
+@throttle_scope("waitlist")
 @idempotent
 def waitlist(request):
     """The caller's waitlist entries, newest first (GET), or join a doctor's (POST)."""
