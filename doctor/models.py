@@ -23,6 +23,10 @@ class TimeSlot(models.Model):
     duration = models.IntegerField()
     is_available = models.BooleanField(default=True)
     is_booked = models.BooleanField(default=False)
+    # Set when a slot with a history (a booking, of any status) is deleted: the
+    # row stays for its bookings, but the slot leaves every list and every
+    # slot endpoint answers 404 for it (rules.retires_instead, locks.locked_slot).
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = rules.TimeSlotQuerySet.as_manager()
 
@@ -47,6 +51,11 @@ class TimeSlot(models.Model):
             models.CheckConstraint(
                 condition=Q(is_booked=False) | Q(is_available=False),
                 name="slot_booked_is_unavailable",
+            ),
+            # A retired slot is closed for good: neither booked nor available.
+            models.CheckConstraint(
+                condition=Q(retired_at__isnull=True) | Q(is_booked=False, is_available=False),
+                name="slot_retired_is_closed",
             ),
         ]
 

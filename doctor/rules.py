@@ -51,6 +51,7 @@ TOO_FAR_AHEAD = f"Slot starts more than {MAX_DAYS_AHEAD} days from today"
 TOO_MANY_OPEN = "Too many open slots"
 ALREADY_WAITING = "Already on the waitlist"
 ENTRY_NOT_FOUND = "Waitlist entry not found"
+RETIRED = "Slot is retired"  # the admin's word; the API answers SLOT_NOT_FOUND
 
 
 def duration_mismatch(minutes):
@@ -69,6 +70,25 @@ def overlap_with(other):
 def _related(queryset, field):
     """The model behind `field` of the queryset's model (no import of the models)."""
     return queryset.model._meta.get_field(field).related_model
+
+
+# --- a slot with a history is retired, never deleted ------------------------------------
+
+
+def retires_instead(slot):
+    """Deleting this slot retires it: it has had a booking (any status), and its
+    bookings stay in the lists, feeds and histories, so the row must stay too."""
+    return slot.bookings.exists()
+
+
+def slot_retired(slot):
+    return slot.retired_at is not None
+
+
+def current(slots):
+    """Twin of slot_retired: the slots not retired. A retired slot is missing from
+    every list and every slot endpoint, and counts for nothing (overlaps, caps)."""
+    return slots.filter(retired_at__isnull=True)
 
 
 # --- a slot has started ---------------------------------------------------------------
@@ -221,7 +241,7 @@ def bookable(slots):
     upcoming, of an active doctor, inside that doctor's booking window."""
     held = live(_related(slots, "holds").objects).filter(slot=OuterRef("pk"))
     free = slots.filter(is_available=True, is_booked=False, doctor__is_active=True)
-    return upcoming(free.exclude(Exists(held))).filter(InBookingWindow())
+    return current(upcoming(free.exclude(Exists(held)))).filter(InBookingWindow())
 
 
 # --- how many visits a patient may have ahead -----------------------------------------------
@@ -252,7 +272,10 @@ def inside_cancel_notice(slot):
 
 def slot_change_refusal(slot, *, delete=False):
     """Why this slot may not be changed (or deleted) now, or None: it changes only
-    through cancel once booked. The admin asks this too, to show it read-only."""
+    through cancel once booked, and never once retired. The admin asks this too, to
+    show it read-only (the API never sees a retired slot: locks.locked_slot)."""
+    if slot_retired(slot):
+        return RETIRED
     if slot.is_booked:
         return BOOKED_NOT_DELETED if delete else BOOKED_NOT_MODIFIED
     if live(slot.holds.all()).exists():
@@ -300,6 +323,7 @@ def new_slot_refusal(slot, taken, *, check_past=True):
 
 
 class TimeSlotQuerySet(models.QuerySet):
+    current = current
     upcoming = upcoming
     with_held = with_held
     bookable = bookable
