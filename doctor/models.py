@@ -186,6 +186,9 @@ class Hold(models.Model):
             models.Index(
                 fields=["expires_at"], condition=Q(status="active"), name="hold_active_expiry_idx"
             ),
+            # A new hold looks for the patient's holds of the slot within the hour
+            # (rules.recent): the first one's expiry is the most it may last.
+            models.Index(fields=["patient", "slot", "created_at"], name="hold_patient_slot_idx"),
         ]
 
     def __str__(self):

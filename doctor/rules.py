@@ -23,6 +23,8 @@ from django.utils import timezone
 from doctor.clock import clinic_datetime, clinic_now, wall_clock_exists
 
 MAX_DAYS_AHEAD = 730  # a slot starts at most this many days after today
+# A patient's new hold on a slot they held within this long inherits the first one's expiry.
+REHOLD_WINDOW = timedelta(hours=1)
 
 # The texts, one per rule (Part 1's are frozen by the contract).
 SLOT_NOT_FOUND = "Slot not found"
@@ -34,6 +36,7 @@ IN_THE_PAST = "Slot is in the past"
 NOT_BOOKED = "Slot is not booked"
 HELD = "Slot is held"
 HOLD_NOT_FOUND = "Hold not found"
+HELD_RECENTLY = "Slot was held recently"
 BOOKING_NOT_FOUND = "Booking not found"
 BOOKING_NOT_ACTIVE = "Booking is not active"
 TOO_LATE_TO_RESCHEDULE = "Too late to reschedule"
@@ -123,6 +126,24 @@ def live(holds):
 def lapsed(holds):
     """Holds still marked active whose time is up: their slots wait to be passed on."""
     return holds.filter(status=holds.model.Status.ACTIVE, expires_at__lte=timezone.now())
+
+
+def recent(holds):
+    """The holds placed within the last REHOLD_WINDOW (the patient's own, not waitlist
+    offers), first first: asked of one patient's holds on one slot, the first one's
+    `expires_at` is the most a new hold of theirs on it may last."""
+    since = timezone.now() - REHOLD_WINDOW
+    own = holds.filter(kind=holds.model.Kind.HOLD, created_at__gt=since)
+    return own.order_by("created_at", "id")
+
+
+def rehold_refusal(first_expires_at):
+    """A hold is never extended, not even by releasing and holding again: a new hold
+    ends when the patient's first hold on the slot within the hour (`recent`) ended;
+    once that moment has passed, holding is refused (booking is not)."""
+    if first_expires_at is not None and first_expires_at <= timezone.now():
+        return HELD_RECENTLY
+    return None
 
 
 def with_held(slots):
@@ -332,6 +353,7 @@ class TimeSlotQuerySet(models.QuerySet):
 class HoldQuerySet(models.QuerySet):
     live = live
     lapsed = lapsed
+    recent = recent
 
 
 class BookingQuerySet(models.QuerySet):
