@@ -216,7 +216,7 @@ class WaitlistEntry(models.Model):
         OFFERED = "offered", "Offered a slot"
         BOOKED = "booked", "Booked the offer"
         DECLINED = "declined", "Declined the offer"
-        EXPIRED = "expired", "Offer lapsed"
+        EXPIRED = "expired", "Expired (offer lapsed, or the dates passed)"
         LEFT = "left", "Left the waitlist"
 
     OPEN = (Status.WAITING, Status.OFFERED)
@@ -235,6 +235,8 @@ class WaitlistEntry(models.Model):
     offer = models.OneToOneField(
         Hold, on_delete=models.SET_NULL, null=True, blank=True, related_name="waitlist_entry"
     )
+
+    objects = rules.WaitlistEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -271,9 +273,12 @@ class WaitlistEntry(models.Model):
 
     @property
     def current_status(self):
-        """The status as of now: an offer that lapsed has ended the entry even
-        before the periodic task (within a minute) writes it down."""
+        """The status as of now: an offer that lapsed, or a waiting range that has
+        passed, has ended the entry even before the periodic task (within a
+        minute) or the patient's next join writes it down."""
         if self.status == self.Status.OFFERED and self.live_offer is None:
+            return self.Status.EXPIRED
+        if self.status == self.Status.WAITING and rules.range_passed(self):
             return self.Status.EXPIRED
         return self.status
 

@@ -54,6 +54,7 @@ TOO_FAR_AHEAD = f"Slot starts more than {MAX_DAYS_AHEAD} days from today"
 TOO_MANY_OPEN = "Too many open slots"
 ALREADY_WAITING = "Already on the waitlist"
 ENTRY_NOT_FOUND = "Waitlist entry not found"
+RANGE_PASSED = "Must not be before today."
 RETIRED = "Slot is retired"  # the admin's word; the API answers SLOT_NOT_FOUND
 
 
@@ -340,6 +341,20 @@ def new_slot_refusal(slot, taken, *, check_past=True):
     return None if clash is None else overlap_with(clash)
 
 
+# --- a waitlist entry's range ----------------------------------------------------------------
+
+
+def range_passed(entry):
+    """The entry's dates are all before the clinic's today: it can never be offered
+    a slot, so it has ended (expired), whether or not that is written down yet."""
+    return entry.date_to < clinic_now().date()
+
+
+def passed(entries):
+    """Twin of range_passed."""
+    return entries.filter(date_to__lt=clinic_now().date())
+
+
 # --- the query twins, as the models' queryset methods -------------------------------------------
 
 
@@ -358,3 +373,7 @@ class HoldQuerySet(models.QuerySet):
 
 class BookingQuerySet(models.QuerySet):
     active_future = active_future
+
+
+class WaitlistEntryQuerySet(models.QuerySet):
+    passed = passed

@@ -26,7 +26,7 @@ from doctor.slots import (
     slots_bulk_create,
 )
 from doctor.visits import booking_outcome, review_create, review_delete
-from doctor.waitlist import waitlist_join, waitlist_leave
+from doctor.waitlist import waitlist_expire_passed, waitlist_join, waitlist_leave
 
 __all__ = [
     "MAX_DAYS_AHEAD",
@@ -47,6 +47,7 @@ __all__ = [
     "slot_toggle",
     "slot_update",
     "slots_bulk_create",
+    "waitlist_expire_passed",
     "waitlist_join",
     "waitlist_leave",
 ]
