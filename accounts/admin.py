@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import forms as auth_forms
+from django.core.exceptions import PermissionDenied
 
 from accounts.models import DOCTOR_FIELDS, UserProfile, normalize_email
 from listcache.services import bump_after_commit
@@ -26,6 +27,14 @@ class UserChangeForm(auth_forms.UserChangeForm):
 
     def clean_email(self):
         return normalize_email(self.cleaned_data["email"])
+
+
+KEPT = "has slots or bookings: deactivate the account instead"
+
+
+def has_history(user):
+    """Slots of their own (a doctor) or bookings (a patient): the clinic's record."""
+    return user.doctor_slots.exists() or user.bookings.exists()
 
 
 @admin.register(UserProfile)
@@ -57,16 +66,44 @@ class UserProfileAdmin(auth_admin.UserAdmin):
         ("Doctor", {"classes": ("wide",), "fields": DOCTOR_FIELDS}),
     )
 
+    actions = ["deactivate"]
+
     # A doctor's card (and every slot's doctor_details) shows these fields: the
     # public lists' cache must not outlive an edit (listcache/services.py).
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         bump_after_commit()
 
+    # A user with slots or bookings is never deleted (their history would go with
+    # them, or the delete would fail half-way on a protected booking): the delete
+    # button is gone, the bulk delete leaves them out, and staff deactivate instead.
+    def has_delete_permission(self, request, obj=None):
+        return not (obj is not None and has_history(obj)) and super().has_delete_permission(
+            request, obj
+        )
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        protected += [f"{user} ({KEPT})" for user in objs if has_history(user)]
+        return deleted, counts, perms_needed, protected
+
     def delete_model(self, request, obj):
+        if has_history(obj):
+            raise PermissionDenied(KEPT)
         super().delete_model(request, obj)
         bump_after_commit()
 
     def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
+        # A user who got a slot or a booking since the confirmation page stays.
+        for user in queryset.order_by("pk"):
+            if has_history(user):
+                self.message_user(request, f"{user}: {KEPT}", messages.ERROR)
+            else:
+                user.delete()
         bump_after_commit()
+
+    @admin.action(permissions=["change"], description="Deactivate selected users")
+    def deactivate(self, request, queryset):
+        count = queryset.filter(is_active=True).update(is_active=False)
+        bump_after_commit()
+        self.message_user(request, f"{count} user(s) deactivated.", messages.SUCCESS)

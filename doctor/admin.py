@@ -67,15 +67,30 @@ class TimeSlotAdminForm(forms.ModelForm):
         return cleaned
 
 
+class RetiredFilter(admin.SimpleListFilter):
+    """Retired slots stay in the admin (read-only) beside their bookings' history."""
+
+    title = "retired"
+    parameter_name = "retired"
+
+    def lookups(self, request, model_admin):
+        return [("no", "No (current)"), ("yes", "Yes")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(retired_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(TimeSlot)
 class TimeSlotAdmin(admin.ModelAdmin):
     form = TimeSlotAdminForm
-    list_display = (*SLOT_FIELDS, "is_booked")
-    list_filter = ("date", "is_available", "is_booked")
+    list_display = (*SLOT_FIELDS, "is_booked", "retired_at")
+    list_filter = (RetiredFilter, "date", "is_available", "is_booked")
     date_hierarchy = "date"
     search_fields = ("doctor__full_name", "doctor__email")
     list_select_related = ("doctor",)
-    readonly_fields = ("is_booked",)
+    readonly_fields = ("is_booked", "retired_at")
     # Our delete_selected below replaces the site-wide action of that name.
     actions = ["delete_selected"]
 
@@ -109,10 +124,17 @@ class TimeSlotAdmin(admin.ModelAdmin):
         return not refused and super().has_delete_permission(request, obj)
 
     def get_deleted_objects(self, objs, request):
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        # Only free slots get here, so their bookings are cancelled ones (no
-        # delete permission of their own); they go with the slot, as through the API.
-        perms_needed.discard(Booking._meta.verbose_name)
+        # Only free, current slots get here. One with a history (its bookings,
+        # cancelled or moved away) is retired, not deleted: it takes nothing
+        # with it, so the confirmation page lists it alone.
+        objs = list(objs)
+        kept = [slot for slot in objs if services.retires_instead(slot)]
+        gone = [slot for slot in objs if slot not in kept]
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(gone, request)
+        deleted += [f"{slot} (retired: it has bookings, which are kept)" for slot in kept]
+        if kept:
+            name = TimeSlot._meta.verbose_name_plural
+            counts[name] = counts.get(name, 0) + len(kept)
         return deleted, counts, perms_needed, protected
 
     @admin.action(permissions=["delete"], description="Delete selected free time slots")

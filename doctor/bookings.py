@@ -84,6 +84,20 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
     return booking
 
 
+def _still_booked(booking, slots):
+    """The booking's slot among the locked `slots`, once the booking is read again
+    under that lock: it may have been cancelled, or (before slots were retired)
+    deleted with its slot, between the first read and the lock."""
+    status = Booking.objects.filter(pk=booking.pk).values_list("status", flat=True).first()
+    if status is None:
+        raise NotFound(rules.BOOKING_NOT_FOUND)
+    if status != Booking.Status.BOOKED:
+        raise Refused(rules.BOOKING_NOT_ACTIVE)
+    if booking.slot_id not in slots:  # an active booking's slot is never retired
+        raise NotFound(rules.BOOKING_NOT_FOUND)
+    return slots[booking.slot_id]
+
+
 def booking_reschedule(*, booking_id, patient, slot_id):
     """Move `patient`'s active booking to another slot of the same doctor, all or nothing.
 
@@ -95,10 +109,7 @@ def booking_reschedule(*, booking_id, patient, slot_id):
         if booking is None:
             raise NotFound(rules.BOOKING_NOT_FOUND)
         slots = locked_slots({booking.slot_id, slot_id})
-        old_slot = slots[booking.slot_id]
-        booking.refresh_from_db(fields=["status"])  # decided on under the slot's lock
-        if booking.status != Booking.Status.BOOKED:
-            raise Refused(rules.BOOKING_NOT_ACTIVE)
+        old_slot = _still_booked(booking, slots)
         if rules.inside_cancel_notice(old_slot):
             raise Refused(rules.TOO_LATE_TO_RESCHEDULE)
         target = slots.get(slot_id)

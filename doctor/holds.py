@@ -59,15 +59,21 @@ def _hold(slot_id, patient, *, last_attempt=False):
         # their holds change only under that lock, so they are read again below it.
         if refusal := unbookable_refusal(slot, hold, patient):
             raise Refused(refusal)
+        expires_at = _expiry(slot, patient)
         _end_own_holds(patient, slots, change, last_attempt=last_attempt)
-        now = timezone.now()
-        hold = Hold.objects.create(
-            slot=slot,
-            patient=patient,
-            created_at=now,
-            expires_at=now + timedelta(seconds=settings.HOLD_SECONDS),
-        )
+        hold = Hold.objects.create(slot=slot, patient=patient, expires_at=expires_at)
         return hold, True
+
+
+def _expiry(slot, patient):
+    """When the patient's new hold on the locked slot ends: HOLD_SECONDS from now,
+    or, if they held it within the hour, when the first of those holds ended
+    (refused once that has passed). Holds of a slot change only under its lock."""
+    first = slot.holds.filter(patient=patient).recent().values_list("expires_at", flat=True)
+    first_expires_at = first.first()
+    if refusal := rules.rehold_refusal(first_expires_at):
+        raise Refused(refusal)
+    return first_expires_at or timezone.now() + timedelta(seconds=settings.HOLD_SECONDS)
 
 
 def _end_own_holds(patient, slots, change, *, last_attempt):

@@ -23,14 +23,22 @@ class SlotNotFound(NotFound):
         super().__init__(rules.SLOT_NOT_FOUND)
 
 
+def _lockable():
+    """Every slot endpoint's slots: a retired slot is as missing as a deleted one.
+    Its row is not locked either: nothing may change it any more."""
+    return TimeSlot.objects.current().select_for_update()
+
+
 def locked_slots(slot_ids):
-    """Lock these slots in id order (the order every multi-slot action uses); {id: slot}."""
-    locked = TimeSlot.objects.select_for_update().filter(pk__in=slot_ids).order_by("pk")
+    """Lock these slots in id order (the order every multi-slot action uses); {id: slot}.
+    A missing or retired slot is left out."""
+    locked = _lockable().filter(pk__in=slot_ids).order_by("pk")
     return {slot.pk: slot for slot in locked}
 
 
 def locked_slot(slot_id, **filters):
-    slot = TimeSlot.objects.select_for_update().filter(pk=slot_id, **filters).first()
+    """The slot, locked; SlotNotFound when missing, retired, or not matching `filters`."""
+    slot = _lockable().filter(pk=slot_id, **filters).first()
     if slot is None:
         raise SlotNotFound()
     return slot
@@ -45,7 +53,7 @@ def lock_user(user):
 def taken(doctor, dates):
     """The doctor's slots on these dates, by date: what a new slot must not overlap."""
     found = defaultdict(list)
-    existing = TimeSlot.objects.filter(doctor=doctor, date__in=set(dates))
+    existing = TimeSlot.objects.current().filter(doctor=doctor, date__in=set(dates))
     for old in existing.only("id", "date", "start_time", "end_time"):
         found[old.date].append(old)
     return found

@@ -23,6 +23,10 @@ class TimeSlot(models.Model):
     duration = models.IntegerField()
     is_available = models.BooleanField(default=True)
     is_booked = models.BooleanField(default=False)
+    # Set when a slot with a history (a booking, of any status) is deleted: the
+    # row stays for its bookings, but the slot leaves every list and every
+    # slot endpoint answers 404 for it (rules.retires_instead, locks.locked_slot).
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = rules.TimeSlotQuerySet.as_manager()
 
@@ -47,6 +51,11 @@ class TimeSlot(models.Model):
             models.CheckConstraint(
                 condition=Q(is_booked=False) | Q(is_available=False),
                 name="slot_booked_is_unavailable",
+            ),
+            # A retired slot is closed for good: neither booked nor available.
+            models.CheckConstraint(
+                condition=Q(retired_at__isnull=True) | Q(is_booked=False, is_available=False),
+                name="slot_retired_is_closed",
             ),
         ]
 
@@ -177,6 +186,9 @@ class Hold(models.Model):
             models.Index(
                 fields=["expires_at"], condition=Q(status="active"), name="hold_active_expiry_idx"
             ),
+            # A new hold looks for the patient's holds of the slot within the hour
+            # (rules.recent): the first one's expiry is the most it may last.
+            models.Index(fields=["patient", "slot", "created_at"], name="hold_patient_slot_idx"),
         ]
 
     def __str__(self):
@@ -204,7 +216,7 @@ class WaitlistEntry(models.Model):
         OFFERED = "offered", "Offered a slot"
         BOOKED = "booked", "Booked the offer"
         DECLINED = "declined", "Declined the offer"
-        EXPIRED = "expired", "Offer lapsed"
+        EXPIRED = "expired", "Expired (offer lapsed, or the dates passed)"
         LEFT = "left", "Left the waitlist"
 
     OPEN = (Status.WAITING, Status.OFFERED)
@@ -223,6 +235,8 @@ class WaitlistEntry(models.Model):
     offer = models.OneToOneField(
         Hold, on_delete=models.SET_NULL, null=True, blank=True, related_name="waitlist_entry"
     )
+
+    objects = rules.WaitlistEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -259,9 +273,12 @@ class WaitlistEntry(models.Model):
 
     @property
     def current_status(self):
-        """The status as of now: an offer that lapsed has ended the entry even
-        before the periodic task (within a minute) writes it down."""
+        """The status as of now: an offer that lapsed, or a waiting range that has
+        passed, has ended the entry even before the periodic task (within a
+        minute) or the patient's next join writes it down."""
         if self.status == self.Status.OFFERED and self.live_offer is None:
+            return self.Status.EXPIRED
+        if self.status == self.Status.WAITING and rules.range_passed(self):
             return self.Status.EXPIRED
         return self.status
 

@@ -23,6 +23,8 @@ from django.utils import timezone
 from doctor.clock import clinic_datetime, clinic_now, wall_clock_exists
 
 MAX_DAYS_AHEAD = 730  # a slot starts at most this many days after today
+# A patient's new hold on a slot they held within this long inherits the first one's expiry.
+REHOLD_WINDOW = timedelta(hours=1)
 
 # The texts, one per rule (Part 1's are frozen by the contract).
 SLOT_NOT_FOUND = "Slot not found"
@@ -34,6 +36,7 @@ IN_THE_PAST = "Slot is in the past"
 NOT_BOOKED = "Slot is not booked"
 HELD = "Slot is held"
 HOLD_NOT_FOUND = "Hold not found"
+HELD_RECENTLY = "Slot was held recently"
 BOOKING_NOT_FOUND = "Booking not found"
 BOOKING_NOT_ACTIVE = "Booking is not active"
 TOO_LATE_TO_RESCHEDULE = "Too late to reschedule"
@@ -51,6 +54,8 @@ TOO_FAR_AHEAD = f"Slot starts more than {MAX_DAYS_AHEAD} days from today"
 TOO_MANY_OPEN = "Too many open slots"
 ALREADY_WAITING = "Already on the waitlist"
 ENTRY_NOT_FOUND = "Waitlist entry not found"
+RANGE_PASSED = "Must not be before today."
+RETIRED = "Slot is retired"  # the admin's word; the API answers SLOT_NOT_FOUND
 
 
 def duration_mismatch(minutes):
@@ -69,6 +74,25 @@ def overlap_with(other):
 def _related(queryset, field):
     """The model behind `field` of the queryset's model (no import of the models)."""
     return queryset.model._meta.get_field(field).related_model
+
+
+# --- a slot with a history is retired, never deleted ------------------------------------
+
+
+def retires_instead(slot):
+    """Deleting this slot retires it: it has had a booking (any status), and its
+    bookings stay in the lists, feeds and histories, so the row must stay too."""
+    return slot.bookings.exists()
+
+
+def slot_retired(slot):
+    return slot.retired_at is not None
+
+
+def current(slots):
+    """Twin of slot_retired: the slots not retired. A retired slot is missing from
+    every list and every slot endpoint, and counts for nothing (overlaps, caps)."""
+    return slots.filter(retired_at__isnull=True)
 
 
 # --- a slot has started ---------------------------------------------------------------
@@ -103,6 +127,24 @@ def live(holds):
 def lapsed(holds):
     """Holds still marked active whose time is up: their slots wait to be passed on."""
     return holds.filter(status=holds.model.Status.ACTIVE, expires_at__lte=timezone.now())
+
+
+def recent(holds):
+    """The holds placed within the last REHOLD_WINDOW (the patient's own, not waitlist
+    offers), first first: asked of one patient's holds on one slot, the first one's
+    `expires_at` is the most a new hold of theirs on it may last."""
+    since = timezone.now() - REHOLD_WINDOW
+    own = holds.filter(kind=holds.model.Kind.HOLD, created_at__gt=since)
+    return own.order_by("created_at", "id")
+
+
+def rehold_refusal(first_expires_at):
+    """A hold is never extended, not even by releasing and holding again: a new hold
+    ends when the patient's first hold on the slot within the hour (`recent`) ended;
+    once that moment has passed, holding is refused (booking is not)."""
+    if first_expires_at is not None and first_expires_at <= timezone.now():
+        return HELD_RECENTLY
+    return None
 
 
 def with_held(slots):
@@ -221,7 +263,7 @@ def bookable(slots):
     upcoming, of an active doctor, inside that doctor's booking window."""
     held = live(_related(slots, "holds").objects).filter(slot=OuterRef("pk"))
     free = slots.filter(is_available=True, is_booked=False, doctor__is_active=True)
-    return upcoming(free.exclude(Exists(held))).filter(InBookingWindow())
+    return current(upcoming(free.exclude(Exists(held)))).filter(InBookingWindow())
 
 
 # --- how many visits a patient may have ahead -----------------------------------------------
@@ -252,7 +294,10 @@ def inside_cancel_notice(slot):
 
 def slot_change_refusal(slot, *, delete=False):
     """Why this slot may not be changed (or deleted) now, or None: it changes only
-    through cancel once booked. The admin asks this too, to show it read-only."""
+    through cancel once booked, and never once retired. The admin asks this too, to
+    show it read-only (the API never sees a retired slot: locks.locked_slot)."""
+    if slot_retired(slot):
+        return RETIRED
     if slot.is_booked:
         return BOOKED_NOT_DELETED if delete else BOOKED_NOT_MODIFIED
     if live(slot.holds.all()).exists():
@@ -296,10 +341,25 @@ def new_slot_refusal(slot, taken, *, check_past=True):
     return None if clash is None else overlap_with(clash)
 
 
+# --- a waitlist entry's range ----------------------------------------------------------------
+
+
+def range_passed(entry):
+    """The entry's dates are all before the clinic's today: it can never be offered
+    a slot, so it has ended (expired), whether or not that is written down yet."""
+    return entry.date_to < clinic_now().date()
+
+
+def passed(entries):
+    """Twin of range_passed."""
+    return entries.filter(date_to__lt=clinic_now().date())
+
+
 # --- the query twins, as the models' queryset methods -------------------------------------------
 
 
 class TimeSlotQuerySet(models.QuerySet):
+    current = current
     upcoming = upcoming
     with_held = with_held
     bookable = bookable
@@ -308,7 +368,12 @@ class TimeSlotQuerySet(models.QuerySet):
 class HoldQuerySet(models.QuerySet):
     live = live
     lapsed = lapsed
+    recent = recent
 
 
 class BookingQuerySet(models.QuerySet):
     active_future = active_future
+
+
+class WaitlistEntryQuerySet(models.QuerySet):
+    passed = passed

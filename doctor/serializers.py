@@ -8,6 +8,8 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.models import UserProfile, UserType
 from accounts.serializers import FeeOrZeroField
+from doctor import rules
+from doctor.clock import clinic_now
 from doctor.models import Booking, Hold, Review, TimeSlot, WaitlistEntry
 from doctor.rendering import ShapedOutput, ShapeListSerializer, shape_of
 
@@ -288,6 +290,9 @@ class WaitlistEntrySerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         if attrs["date_to"] < attrs["date_from"]:
             raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
+        # A range ending before the clinic's today could never be offered a slot.
+        if attrs["date_to"] < clinic_now().date():
+            raise serializers.ValidationError({"date_to": [rules.RANGE_PASSED]})
         return attrs
 
 

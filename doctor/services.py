@@ -16,7 +16,7 @@ same texts as form errors or messages.
 
 from doctor.bookings import booking_cancel, booking_reschedule, slot_book
 from doctor.holds import hold_place, hold_release, lapsed_holds_pass_on
-from doctor.rules import MAX_DAYS_AHEAD, slot_change_refusal
+from doctor.rules import MAX_DAYS_AHEAD, retires_instead, slot_change_refusal
 from doctor.slots import (
     slot_check,
     slot_create,
@@ -26,7 +26,7 @@ from doctor.slots import (
     slots_bulk_create,
 )
 from doctor.visits import booking_outcome, review_create, review_delete
-from doctor.waitlist import waitlist_join, waitlist_leave
+from doctor.waitlist import waitlist_expire_passed, waitlist_join, waitlist_leave
 
 __all__ = [
     "MAX_DAYS_AHEAD",
@@ -37,6 +37,7 @@ __all__ = [
     "hold_release",
     "lapsed_holds_pass_on",
     "review_create",
+    "retires_instead",
     "review_delete",
     "slot_book",
     "slot_change_refusal",
@@ -46,6 +47,7 @@ __all__ = [
     "slot_toggle",
     "slot_update",
     "slots_bulk_create",
+    "waitlist_expire_passed",
     "waitlist_join",
     "waitlist_leave",
 ]

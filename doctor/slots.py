@@ -8,6 +8,7 @@ doctor's lock, so a rule changed in doctor/rules.py holds everywhere.
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from config.errors import Invalid, Refused
 from doctor import rules
@@ -39,7 +40,7 @@ def slot_minutes(*, date, start_time, end_time, duration=None):
 
 def _check_open_slots(doctor, adding):
     """Called under the doctor's lock."""
-    open_slots = TimeSlot.objects.filter(doctor=doctor, is_booked=False).upcoming()
+    open_slots = TimeSlot.objects.current().filter(doctor=doctor, is_booked=False).upcoming()
     if refusal := rules.open_slots_refusal(open_slots.count(), adding):
         raise Refused(refusal)
 
@@ -193,11 +194,21 @@ def slot_toggle(*, slot_id, doctor):
 
 
 def slot_delete(*, slot_id, doctor=None):
-    """Delete a slot that nobody has booked; `doctor` None is the staff path (the admin)."""
+    """Delete a slot that nobody has booked; `doctor` None is the staff path (the admin).
+
+    A slot with a history (rules.retires_instead) is retired instead: the row and
+    its bookings stay, the slot leaves every list and every endpoint. True when
+    it was retired, False when it was deleted."""
     mine = {} if doctor is None else {"doctor": doctor}
     with slot_change():
         slot = locked_slot(slot_id, **mine)
         live_hold(slot)  # a lapsed offer ends its entry before the hold goes with the slot
         if refusal := rules.slot_change_refusal(slot, delete=True):
             raise Refused(refusal)
-        slot.delete()
+        if not rules.retires_instead(slot):
+            slot.delete()
+            return False
+        slot.retired_at = timezone.now()
+        slot.is_available = False
+        slot.save(update_fields=["retired_at", "is_available"])
+        return True

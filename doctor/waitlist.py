@@ -14,20 +14,39 @@ LEAVE_ATTEMPTS = 3
 
 def waitlist_join(*, patient, doctor, date_from, date_to):
     """Put `patient` on `doctor`'s waitlist. A slot already public is not offered:
-    offers are for slots that become bookable; the patient can book what is listed."""
-    open_entries = WaitlistEntry.objects.filter(
-        patient=patient, doctor=doctor, status__in=WaitlistEntry.OPEN
-    )
-    if open_entries.exists():
+    offers are for slots that become bookable; the patient can book what is listed.
+    Their entry whose range has passed is ended first, in the same transaction: it
+    is over (it shows `expired`) and must not count as open."""
+    mine = WaitlistEntry.objects.filter(patient=patient, doctor=doctor)
+    with transaction.atomic():
+        waitlist_expire_passed(mine)
+        entry = None
+        if not mine.filter(status__in=WaitlistEntry.OPEN).exists():
+            entry = _create(patient=patient, doctor=doctor, date_from=date_from, date_to=date_to)
+    if entry is None:
         raise Refused(rules.ALREADY_WAITING)
+    return entry
+
+
+def _create(**fields):
+    """The new entry, or None when a join at the same moment made one first."""
     try:
         with transaction.atomic():
-            return WaitlistEntry.objects.create(
-                patient=patient, doctor=doctor, date_from=date_from, date_to=date_to
-            )
-    except IntegrityError as exc:
+            return WaitlistEntry.objects.create(**fields)
+    except IntegrityError:
         # Two joins at once: the partial unique constraint lets one in.
-        raise Refused(rules.ALREADY_WAITING) from exc
+        return None
+
+
+def waitlist_expire_passed(entries=None):
+    """Write `expired` on the waiting entries (of `entries`, default all) whose range
+    has passed; how many. The periodic task runs it for all. An offered entry ends
+    with its offer (within OFFER_SECONDS); a waiting one whose range has passed
+    can never be offered (offers go to upcoming slots inside the range), so this
+    races no offer."""
+    entries = WaitlistEntry.objects.all() if entries is None else entries
+    waiting = entries.filter(status=WaitlistEntry.Status.WAITING).passed()
+    return waiting.update(status=WaitlistEntry.Status.EXPIRED)
 
 
 def waitlist_leave(*, entry_id, patient):
@@ -49,7 +68,7 @@ def waitlist_leave(*, entry_id, patient):
             locked = entries.select_for_update(of=("self",)).first()
             if locked is None or locked.offer_id != entry.offer_id:
                 continue
-            if locked.status not in WaitlistEntry.OPEN:
+            if locked.status not in WaitlistEntry.OPEN or _passed_waiting(locked):
                 break
             if locked.status == WaitlistEntry.Status.OFFERED and slot is not None:
                 _give_back(locked, slot, change)
@@ -57,6 +76,11 @@ def waitlist_leave(*, entry_id, patient):
             locked.save(update_fields=["status"])
             return locked
     raise NotFound(rules.ENTRY_NOT_FOUND)
+
+
+def _passed_waiting(entry):
+    """A waiting entry whose range has passed has ended (it shows `expired`)."""
+    return entry.status == WaitlistEntry.Status.WAITING and rules.range_passed(entry)
 
 
 def _give_back(entry, slot, change):

@@ -292,13 +292,117 @@ def test_a_booked_slot_cannot_be_deleted(staff):
     assert slot.bookings.get().status == Booking.Status.BOOKED
 
 
-def test_a_free_slot_is_deleted_with_its_cancelled_bookings(staff):
+def test_a_free_slot_with_cancelled_bookings_is_retired_and_they_are_kept(staff):
     booking = BookingFactory(status=Booking.Status.CANCELLED, slot__is_booked=False)
     url = reverse("admin:doctor_timeslot_delete", args=[booking.slot_id])
+    page = staff.get(url)
+    assert page.status_code == 200
+    assert "retired: it has bookings, which are kept" in page.content.decode()
+    assert staff.post(url, {"post": "yes"}).status_code == 302
+    slot = TimeSlot.objects.get()
+    assert slot.retired_at is not None and not slot.is_available
+    assert Booking.objects.get() == booking
+    # Read-only from then on, and not deletable again.
+    assert staff.get(reverse("admin:doctor_timeslot_delete", args=[slot.pk])).status_code == 403
+    change_url = reverse("admin:doctor_timeslot_change", args=[slot.pk])
+    assert staff.post(change_url, slot_form(slot.doctor)).status_code == 403
+
+
+def test_a_slot_rescheduled_away_from_is_retired_by_the_admin(staff, patient):
+    slots = [TimeSlotFactory(start_time=time(h, 0)) for h in (9, 10)]
+    slots[1].doctor = slots[0].doctor
+    slots[1].save()
+    booking = services.slot_book(slot_id=slots[0].pk, patient=patient)
+    services.booking_reschedule(booking_id=booking.pk, patient=patient, slot_id=slots[1].pk)
+
+    url = reverse("admin:doctor_timeslot_delete", args=[slots[0].pk])
+    assert staff.get(url).status_code == 200  # nothing protected: nothing goes with it
+    assert staff.post(url, {"post": "yes"}).status_code == 302
+
+    slots[0].refresh_from_db()
+    assert slots[0].retired_at is not None
+    assert Booking.objects.count() == 2
+
+
+def test_bulk_delete_retires_slots_with_a_history_and_deletes_the_others(staff, doctor):
+    never = TimeSlotFactory(doctor=doctor, start_time=time(9, 0))
+    used = BookingFactory(
+        slot__doctor=doctor,
+        slot__start_time=time(10, 0),
+        slot__is_booked=False,
+        status=Booking.Status.CANCELLED,
+    ).slot
+    selected = [never.pk, used.pk]
+
+    response = staff.post(SLOTS, {"action": "delete_selected", "_selected_action": selected})
+    assert response.status_code == 200
+    assert response.context["protected"] == []
+    response = staff.post(
+        SLOTS, {"action": "delete_selected", "_selected_action": selected, "post": "yes"}
+    )
+    assert response.status_code == 302
+    assert list(TimeSlot.objects.all()) == [used]
+    used.refresh_from_db()
+    assert used.retired_at is not None and used.bookings.count() == 1
+
+    # A retired slot selected again is refused by name, not deleted.
+    response = staff.post(SLOTS, {"action": "delete_selected", "_selected_action": [used.pk]})
+    assert texts(response)[-1] == f"Slot {used.pk}: Slot is retired"
+    assert TimeSlot.objects.filter(pk=used.pk).exists()
+    # The changelist keeps it, and filters it.
+    listed = staff.get(SLOTS, {"retired": "yes"}).context["cl"].result_list
+    assert list(listed) == [used]
+    assert list(staff.get(SLOTS, {"retired": "no"}).context["cl"].result_list) == []
+
+
+def test_a_user_with_slots_or_bookings_is_never_deleted(staff, doctor, patient):
+    TimeSlotFactory(doctor=doctor)
+    booker = BookingFactory().patient
+    for user in (doctor, booker):
+        url = reverse("admin:accounts_userprofile_delete", args=[user.pk])
+        assert staff.get(url).status_code == 403
+        assert staff.post(url, {"post": "yes"}).status_code == 403
+    # The bulk action shows them as protected and deletes nothing.
+    selected = [doctor.pk, booker.pk, patient.pk]
+    response = staff.post(
+        USERS, {"action": "delete_selected", "_selected_action": selected, "post": "yes"}
+    )
+    assert response.status_code == 200
+    kept = [p for p in response.context["protected"] if "deactivate the account" in str(p)]
+    kept_text = "has slots or bookings: deactivate the account instead"
+    assert kept == [f"{user} ({kept_text})" for user in (doctor, booker)]
+    assert UserProfile.objects.filter(pk__in=selected).count() == 3
+    # Staff deactivate instead.
+    response = staff.post(
+        USERS, {"action": "deactivate", "_selected_action": [doctor.pk, booker.pk]}
+    )
+    assert texts(response) == ["2 user(s) deactivated."]
+    assert not UserProfile.objects.filter(pk__in=[doctor.pk, booker.pk], is_active=True).exists()
+
+
+def test_a_user_without_slots_or_bookings_is_deleted(staff, patient):
+    url = reverse("admin:accounts_userprofile_delete", args=[patient.pk])
     assert staff.get(url).status_code == 200
     assert staff.post(url, {"post": "yes"}).status_code == 302
-    assert not TimeSlot.objects.exists()
-    assert not Booking.objects.exists()
+    assert not UserProfile.objects.filter(pk=patient.pk).exists()
+
+
+def test_a_user_booking_since_the_confirmation_page_is_kept(rf, admin_user, patient):
+    from django.contrib.admin.sites import site
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    BookingFactory(patient=patient)
+    request = rf.post(USERS)
+    request.user = admin_user
+    request.session = {}
+    request._messages = FallbackStorage(request)
+
+    site._registry[UserProfile].delete_queryset(request, UserProfile.objects.filter(pk=patient.pk))
+
+    assert UserProfile.objects.filter(pk=patient.pk).exists()
+    assert [str(m) for m in request._messages] == [
+        f"{patient}: has slots or bookings: deactivate the account instead"
+    ]
 
 
 def test_bulk_delete_skips_booked_slots_and_deletes_free_ones(staff, doctor):

@@ -57,7 +57,9 @@ class BookingMachine(ServiceMachine):
         super().__init__()
         self.doctors = DoctorFactory.create_batch(DOCTORS)
         self.patients = PatientFactory.create_batch(PATIENTS)
-        self.model = {}
+        self.model = {}  # the current slots
+        self.ever_booked = set()
+        self.retired = set()  # deleted with a history: the row stays, retired
 
     # -- the model's predictions ------------------------------------------
 
@@ -183,7 +185,10 @@ class BookingMachine(ServiceMachine):
         if expected:
             self.refused(lambda: services.slot_delete(slot_id=slot_id, doctor=doctor), expected)
             return
-        services.slot_delete(slot_id=slot_id, doctor=doctor)
+        retired = services.slot_delete(slot_id=slot_id, doctor=doctor)
+        assert retired == (slot_id in self.ever_booked)
+        if retired:
+            self.retired.add(slot_id)
         del self.model[slot_id]
 
     @rule(target=booked, slot_id=slots, patient=st.integers(0, PATIENTS - 1))
@@ -196,6 +201,7 @@ class BookingMachine(ServiceMachine):
         booking = services.slot_book(slot_id=slot_id, patient=patient)
         assert (booking.slot_id, booking.patient_id) == (slot_id, patient.pk)
         self.model[slot_id].update(holder=patient.pk, available=False)
+        self.ever_booked.add(slot_id)
         return slot_id
 
     @rule(slot_id=booked, who=st.sampled_from(CANCELLERS))
@@ -213,9 +219,10 @@ class BookingMachine(ServiceMachine):
 
     @invariant()
     def database_matches_model(self):
-        rows = TimeSlot.objects.filter(doctor__in=self.doctors).values_list(
-            "id", "is_available", "is_booked"
-        )
+        mine = TimeSlot.objects.filter(doctor__in=self.doctors)
+        rows = mine.current().values_list("id", "is_available", "is_booked")
+        retired = mine.filter(retired_at__isnull=False).values_list("id", flat=True)
+        assert set(retired) == self.retired
         held = dict(
             TimeSlot.objects.filter(doctor__in=self.doctors, bookings__status="booked").values_list(
                 "id", "bookings__patient_id"

@@ -4,6 +4,7 @@ from datetime import datetime, time, timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.django_db
 
 HELD = {"message": "Slot is held"}
 HOLD_NOT_FOUND = {"message": "Hold not found"}
+HELD_RECENTLY = {"message": "Slot was held recently"}
 
 
 def lapse(hold_id):
@@ -233,14 +235,101 @@ def test_a_lapsed_hold_lets_someone_else_book(patient_client, rival_client, slot
     assert book(patient_client, slot).status_code == 200
 
 
-def test_a_lapsed_hold_of_the_holder_gives_a_new_hold(patient_client, slot):
+def test_a_lapsed_hold_of_the_holder_gives_a_new_hold_only_after_the_hour(patient_client, slot):
     first = hold(patient_client, slot).json()
     lapse(first["hold_id"])
+
+    again = hold(patient_client, slot)
+    assert (again.status_code, again.json()) == (400, HELD_RECENTLY)
+
+    an_hour_ago(first["hold_id"])
+    again = hold(patient_client, slot)
+
+    assert again.status_code == 201
+    assert again.json()["hold_id"] != first["hold_id"]
+    assert again.json()["seconds_left"] == 300
+
+
+# --- a hold is never extended, not even by releasing and holding again (issue 18) -------
+
+
+def an_hour_ago(*hold_ids):
+    """Move these holds' placing (and expiry) one hour and a second back."""
+    back = timedelta(hours=1, seconds=1)
+    Hold.objects.filter(pk__in=hold_ids).update(
+        created_at=F("created_at") - back, expires_at=F("expires_at") - back
+    )
+
+
+def test_releasing_and_holding_again_keeps_the_first_expiry(patient_client, slot):
+    first = hold(patient_client, slot).json()
+    assert release(patient_client, first["hold_id"]).status_code == 200
 
     again = hold(patient_client, slot)
 
     assert again.status_code == 201
     assert again.json()["hold_id"] != first["hold_id"]
+    assert again.json()["expires_at"] == first["expires_at"]
+    assert again.json()["seconds_left"] <= first["seconds_left"]
+
+
+def test_once_the_first_expiry_has_passed_holding_again_is_refused_but_booking_is_not(
+    patient, patient_client, slot
+):
+    first = hold(patient_client, slot).json()
+    release(patient_client, first["hold_id"])
+    lapse(first["hold_id"])  # the first hold's end has passed
+
+    refused = hold(patient_client, slot)
+
+    assert (refused.status_code, refused.json()) == (400, HELD_RECENTLY)
+    assert Hold.objects.count() == 1
+    assert slot.id in available_ids(patient_client)
+    assert book(patient_client, slot).status_code == 200
+    assert Booking.objects.get().patient == patient
+
+
+def test_alternating_two_slots_keeps_each_slots_first_expiry(patient_client, slot):
+    other = TimeSlotFactory(doctor=slot.doctor, start_time=time(14, 0))
+    first_a = hold(patient_client, slot).json()
+    first_b = hold(patient_client, other).json()  # releases the hold on `slot`
+
+    again_a = hold(patient_client, slot).json()  # releases the hold on `other`
+    again_b = hold(patient_client, other).json()
+
+    assert again_a["expires_at"] == first_a["expires_at"]
+    assert again_b["expires_at"] == first_b["expires_at"]
+    assert Hold.objects.filter(status="active").get().id == again_b["hold_id"]
+
+    lapse(first_a["hold_id"])
+    refused = hold(patient_client, slot)
+    assert (refused.status_code, refused.json()) == (400, HELD_RECENTLY)
+    # The refusal leaves the live hold on `other` alone.
+    assert Hold.objects.filter(status="active").get().id == again_b["hold_id"]
+
+
+def test_another_patient_holding_the_slot_is_not_bound_by_the_first(
+    patient_client, rival_client, slot
+):
+    first = hold(patient_client, slot).json()
+    release(patient_client, first["hold_id"])
+    lapse(first["hold_id"])
+
+    theirs = hold(rival_client, slot)
+
+    assert theirs.status_code == 201
+    assert theirs.json()["seconds_left"] == 300
+
+
+def test_after_the_hour_a_hold_lasts_hold_seconds_again(patient_client, slot):
+    first = hold(patient_client, slot).json()
+    release(patient_client, first["hold_id"])
+    an_hour_ago(first["hold_id"])
+
+    again = hold(patient_client, slot)
+
+    assert again.status_code == 201
+    assert again.json()["seconds_left"] == 300
 
 
 # --- release ---------------------------------------------------------------------------

@@ -265,3 +265,85 @@ def test_two_reschedules_crossing_each_other_do_not_deadlock():
             (400, {"message": "Slot already booked"})
         ] * 2
     assert Booking.objects.filter(status="booked").count() == 2
+
+
+# --- the old slot goes away between the read and the lock (issue 18) ---------------------
+
+
+def _meanwhile(monkeypatch, step):
+    """Run `step` once, just before booking_reschedule locks its slots."""
+    from doctor import bookings
+
+    real = bookings.locked_slots
+
+    def locked_slots(slot_ids):
+        monkeypatch.setattr(bookings, "locked_slots", real)
+        step()
+        return real(slot_ids)
+
+    monkeypatch.setattr(bookings, "locked_slots", locked_slots)
+
+
+def test_a_booking_deleted_with_its_slot_before_the_lock_is_not_found(
+    monkeypatch, patient_client, booking, target
+):
+    def cancel_and_delete():  # as a delete did before slots were retired
+        Booking.objects.filter(pk=booking.pk).update(status="cancelled")
+        TimeSlot.objects.filter(pk=booking.slot_id).delete()
+
+    _meanwhile(monkeypatch, cancel_and_delete)
+    response = reschedule(patient_client, booking.id, target.id)
+
+    assert (response.status_code, response.json()) == (404, {"message": "Booking not found"})
+    target.refresh_from_db()
+    assert (target.is_booked, target.is_available) == (False, True)
+
+
+def test_a_booking_cancelled_and_its_slot_retired_before_the_lock_is_not_active(
+    monkeypatch, patient_client, booking, target
+):
+    from doctor import services
+
+    doctor = booking.slot.doctor
+
+    def cancel_and_retire():
+        services.booking_cancel(slot_id=booking.slot_id, user=doctor)
+        services.slot_delete(slot_id=booking.slot_id, doctor=doctor)
+
+    _meanwhile(monkeypatch, cancel_and_retire)
+    response = reschedule(patient_client, booking.id, target.id)
+
+    # (The step ran inside the reschedule's transaction, so its refusal rolled it back too.)
+    assert (response.status_code, response.json()) == (400, {"message": "Booking is not active"})
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(3))
+def test_a_reschedule_racing_the_old_slots_cancel_and_delete_never_fails(round_):
+    from doctor.invariants import violations
+
+    patient = PatientFactory()
+    booking = BookingFactory(patient=patient, slot__start_time=time(9, 0))
+    doctor = booking.slot.doctor
+    target = TimeSlotFactory(doctor=doctor, start_time=time(11, 0))
+
+    def cancel_and_delete():
+        doctor_client = client_for(doctor)
+        cancel = doctor_client.post(reverse("slot-cancel", args=[booking.slot_id]))
+        gone = doctor_client.delete(reverse("slot-delete", args=[booking.slot_id]))
+        return cancel.status_code, gone.status_code
+
+    moved, (cancelled, deleted) = run_together(
+        [lambda: reschedule(client_for(patient), booking.id, target.id), cancel_and_delete]
+    )
+
+    assert deleted == 200  # freed either way: by the move or by the cancel
+    if moved.status_code == 200:
+        assert (cancelled, moved.json()["rescheduled_from"]) == (400, booking.id)
+    else:
+        assert cancelled == 200
+        assert moved.json() == {"message": "Booking is not active"}
+    old = TimeSlot.objects.get(pk=booking.slot_id)  # retired, never deleted: it has a history
+    assert old.retired_at is not None
+    assert violations() == []

@@ -187,6 +187,49 @@ def test_a_range_ending_before_it_starts_is_refused(patient_client, doctor):
     assert not WaitlistEntry.objects.exists()
 
 
+def test_a_range_ending_before_today_is_refused_as_a_field_error(patient, patient_client, doctor):
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    response = join(patient_client, doctor, yesterday, yesterday)
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"date_to": ["Must not be before today."]},
+    )
+    assert not WaitlistEntry.objects.exists()
+    # A range ending today is still fine.
+    today = timezone.localdate().isoformat()
+    assert join(patient_client, doctor, yesterday, today).status_code == 201
+
+
+def test_a_passed_range_is_expired_and_does_not_block_a_new_join(patient, patient_client, doctor):
+    two_days_ago = timezone.localdate() - timedelta(days=2)
+    old = waiting(doctor, patient=patient, date_from=two_days_ago, date_to=two_days_ago)
+
+    (listed,) = patient_client.get(reverse("waitlist")).json()
+    assert (listed["id"], listed["status"]) == (old.id, "expired")
+    assert (leave(patient_client, old).status_code, leave(patient_client, old).json()) == (
+        404,
+        ENTRY_NOT_FOUND,
+    )
+
+    response = join(patient_client, doctor)
+
+    assert response.status_code == 201
+    assert response.json()["status"] == "waiting"
+    assert reloaded(old).status == "expired"  # written down by the join
+    assert WaitlistEntry.objects.filter(patient=patient, status="waiting").count() == 1
+
+
+def test_the_periodic_task_writes_down_passed_ranges(doctor):
+    yesterday = timezone.localdate() - timedelta(days=1)
+    passed = waiting(doctor, date_from=yesterday, date_to=yesterday)
+    current = waiting(doctor, date_from=yesterday)  # ends tomorrow: still waiting
+
+    pass_on_lapsed_holds()
+
+    assert (reloaded(passed).status, reloaded(current).status) == ("expired", "waiting")
+
+
 @pytest.mark.parametrize("value", ["2030-1-10", "10/01/2030", "2030-01-10T00:00"])
 def test_dates_are_iso_only(patient_client, doctor, value):
     response = join(patient_client, doctor, value, "2030-01-20")
@@ -721,7 +764,12 @@ def test_deleting_a_slot_with_a_lapsed_offer_ends_the_entry(frozen, doctor, doct
     response = delete(doctor_client, booked.slot)
 
     assert response.status_code == 200
-    assert (reloaded(entry).status, reloaded(entry).offer) == ("expired", None)
+    # The slot had a booking: it is retired, and the lapsed offer stays as history.
+    assert reloaded(entry).status == "expired"
+    assert (reloaded(entry).offer.status, reloaded(entry).offer.slot.retired_at is None) == (
+        "expired",
+        False,
+    )
 
 
 # --- races (PostgreSQL) ------------------------------------------------------------------

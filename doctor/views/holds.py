@@ -25,7 +25,11 @@ HOLD_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Hold not fo
 )
 @patient_step
 def hold_slot(request, slot_id):
-    """Keep a slot for the calling patient while they pay (HOLD_SECONDS)."""
+    """Keep a slot for the calling patient while they pay (HOLD_SECONDS).
+
+    A hold is never extended: a new hold on a slot the caller held within the last
+    hour ends when the first of those did, and once that has passed the answer is
+    400 `{"message": "Slot was held recently"}` (booking it stays possible)."""
     hold, created = services.hold_place(slot_id=slot_id, patient=request.user)
     return Response(
         HeldSerializer(hold).data,

@@ -68,7 +68,7 @@ from idempotency.decorators import idempotent
 def doctor_timeslots(request):
     """The caller's own slots (GET), or add one (POST)."""
     if request.method == "GET":
-        slots = TimeSlot.objects.filter(doctor=request.user).with_held()
+        slots = TimeSlot.objects.current().filter(doctor=request.user).with_held()
         slots = filtered(OwnSlotFilter, request, slots).order_by("date", "start_time", "id")
         return list_response(
             request, slots.values(*slot_row_columns(OwnSlotSerializer)), OwnSlotSerializer
@@ -96,7 +96,8 @@ def toggle_slot_availability(request, slot_id):
 @api_view(["DELETE"])
 @permission_classes([IsDoctor])
 def delete_slot(request, slot_id):
-    """Delete one of the caller's slots that nobody has booked."""
+    """Delete one of the caller's slots that nobody has booked; a slot that has had a
+    booking is retired instead (it leaves every list; its bookings stay)."""
     services.slot_delete(slot_id=slot_id, doctor=request.user)
     return Response({"message": "Slot deleted successfully"})
 
