@@ -595,6 +595,7 @@ def test_webhook_deliveries_go_to_a_queue_of_their_own_the_periodic_tasks_to_the
     assert sorted(periodic) == [
         "doctor.tasks.pass_on_lapsed_holds",
         "events.tasks.sweep",
+        "idempotency.tasks.purge_expired_keys",
         "notifications.tasks.send_reminders",
     ]
     assert {queue(task) for task in periodic} == {default}
