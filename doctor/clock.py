@@ -5,7 +5,7 @@ day it is at the clinic, asks here: the rules, the reminders and the calendar
 feeds alike.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -33,9 +33,3 @@ def wall_clock_exists(date, time):
     """
     aware = clinic_datetime(date, time)
     return aware.utcoffset() >= aware.replace(fold=1).utcoffset()
-
-
-def next_clinic_midnight():
-    """The next start of a day on the clinic's clock (where a booking horizon rolls)."""
-    tomorrow = clinic_now().date() + timedelta(days=1)
-    return clinic_datetime(tomorrow, datetime.min.time())

@@ -59,9 +59,10 @@ def _shared():
 
 
 def bump_after_commit():
-    """Call from every service that changes slots, holds, bookings or what a doctor
-    card shows, after its writes and inside its transaction: every later read of
-    a public list, from any process, misses what was stored before the change."""
+    """Call after the writes of any change to slots, holds, bookings or what a doctor
+    card shows, inside its transaction (the slot flows' unit of work does, and
+    accounts): every later read of a public list, from any process, misses what
+    was stored before the change."""
     if not settings.LIST_CACHE:
         return
     if _shared():
