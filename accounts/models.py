@@ -1,5 +1,6 @@
 import datetime
 import re
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -95,8 +96,8 @@ def validate_date_of_birth(value):
 
 
 def photo_name(instance, filename):
-    """Never used for the API's photos (accounts.photos names them); a fallback."""
-    return f"profiles/{filename}"
+    """The stored name: accounts.photos already gave the file a random one in profiles/."""
+    return f"profiles/{PurePosixPath(filename).name}"
 
 
 # The fields every profile has besides name, email and phone (contract Part 5): optional,

@@ -8,6 +8,7 @@ from io import BytesIO
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 from PIL import Image, ImageFile
 
@@ -305,3 +306,65 @@ def test_media_answers_404_for_anything_but_a_stored_picture(api_client, media, 
     (media / "profiles" / "page.html").write_text("<script></script>")
 
     assert api_client.get(path).status_code == 404
+
+
+# --- the admin: the new fields, a thumbnail, and uploads under the same rules -------------
+
+
+@pytest.fixture
+def staff(admin_user):
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def admin_form(user, **extra):
+    return {
+        "email": user.email,
+        "full_name": user.full_name,
+        "user_type": user.user_type,
+        "cancel_notice_minutes": "0",
+        "min_booking_notice_minutes": "0",
+        "is_active": "on",
+        "date_joined_0": "2025-01-01",
+        "date_joined_1": "09:00:00",
+        **extra,
+    }
+
+
+def test_the_admin_shows_the_new_fields_and_a_thumbnail(staff, patient_client, patient):
+    url = send_photo(patient_client, picture()).json()["profilePhoto"]
+    patient.refresh_from_db()
+
+    page = staff.get(reverse("admin:accounts_userprofile_change", args=[patient.pk]))
+
+    html = page.content.decode()
+    assert f'<img src="{url.removeprefix("http://testserver")}"' in html
+    for name in ("last_name", "pincode", "gender", "date_of_birth", "emergency_contact"):
+        assert f'name="{name}"' in html
+
+
+def test_an_admin_upload_is_reencoded_and_a_bad_one_refused(
+    staff, doctor, media, django_capture_on_commit_callbacks
+):
+    url = reverse("admin:accounts_userprofile_change", args=[doctor.pk])
+    bomb = upload(png_claiming(BOMB_SIDE, BOMB_SIDE), name="x.png")
+    refused = staff.post(url, admin_form(doctor, profile_photo=bomb))
+    assert list(refused.context_data["adminform"].form.errors) == ["profile_photo"]
+    svg = upload(b"<svg xmlns='http://www.w3.org/2000/svg'/>", name="x.png")
+
+    refused = staff.post(url, admin_form(doctor, profile_photo=svg, city="Changed"))
+
+    assert refused.status_code == 200  # the form again, with the error
+    assert list(refused.context_data["adminform"].form.errors) == ["profile_photo"]
+    assert files_in(media) == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(url, admin_form(doctor, profile_photo=upload(picture("PNG"), name="x.jpg")))
+    doctor.refresh_from_db()
+    first = doctor.profile_photo.name
+    assert re.fullmatch(r"profiles/[0-9a-f]{32}\.png", first)
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(url, admin_form(doctor, profile_photo=upload(picture("JPEG"))))
+    doctor.refresh_from_db()
+    assert files_in(media) == [doctor.profile_photo.name] != [first]
