@@ -283,3 +283,25 @@ def test_a_doctor_field_refused_in_a_form_post_changes_nothing(doctor_client, do
 
     assert (response.status_code, list(response.json())) == (400, ["consultationFee"])
     assert snapshot(doctor) == before
+
+
+def test_the_schema_describes_the_three_encodings_and_the_photo(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    operation = schema["paths"]["/api/profile/update/"]["patch"]
+
+    content = operation["requestBody"]["content"]
+    assert set(content) == {
+        "application/json",
+        "multipart/form-data",
+        "application/x-www-form-urlencoded",
+    }
+    name = content["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    form = schema["components"]["schemas"][name]["properties"]
+    assert form["profilePhoto"]["format"] == "binary"
+    for key in ("lastName", "address", "dateOfBirth", "pincode", "gender", "medicalLicense"):
+        assert key in form
+    assert "deliveryAddress" in operation["description"]  # an input alias of address
+    reply = schema["components"]["schemas"]["Profile"]["properties"]
+    assert reply["profilePhoto"]["format"] == "uri"
+    for key in ("deliveryAddress", "experience", "hospital", "licenseNumber"):
+        assert key in reply
