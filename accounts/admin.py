@@ -1,9 +1,16 @@
+from functools import partial
+
 from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import forms as auth_forms
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils.html import format_html
 
-from accounts.models import DOCTOR_FIELDS, UserProfile, normalize_email
+from accounts import photos
+from accounts.models import DOCTOR_FIELDS, PERSONAL_FIELDS, UserProfile, normalize_email
 from listcache.services import bump_after_commit
 
 
@@ -19,7 +26,9 @@ class UserCreationForm(auth_forms.UserCreationForm):
 
 
 class UserChangeForm(auth_forms.UserChangeForm):
-    """Shows the password hash read-only, with the link to the change-password form."""
+    """Shows the password hash read-only, with the link to the change-password form.
+
+    A photo uploaded here is judged and re-encoded as the API's are (accounts.photos)."""
 
     class Meta:
         model = UserProfile
@@ -27,6 +36,12 @@ class UserChangeForm(auth_forms.UserChangeForm):
 
     def clean_email(self):
         return normalize_email(self.cleaned_data["email"])
+
+    def clean_profile_photo(self):
+        photo = self.cleaned_data.get("profile_photo")
+        if isinstance(photo, UploadedFile):
+            return photos.reencoded(photo)
+        return photo
 
 
 KEPT = "has slots or bookings: deactivate the account instead"
@@ -48,6 +63,8 @@ class UserProfileAdmin(auth_admin.UserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("full_name", "user_type", "phone")}),
+        ("Photo", {"fields": ("photo_thumbnail", "profile_photo")}),
+        ("Personal", {"fields": PERSONAL_FIELDS}),
         ("Doctor", {"fields": DOCTOR_FIELDS}),
         (
             "Permissions",
@@ -66,12 +83,26 @@ class UserProfileAdmin(auth_admin.UserAdmin):
         ("Doctor", {"classes": ("wide",), "fields": DOCTOR_FIELDS}),
     )
 
+    readonly_fields = ("photo_thumbnail",)
     actions = ["deactivate"]
 
+    @admin.display(description="Current photo")
+    def photo_thumbnail(self, obj):
+        if not obj.profile_photo:
+            return "-"
+        return format_html(
+            '<img src="{}" alt="" style="max-width:96px;max-height:96px">', obj.profile_photo.url
+        )
+
     # A doctor's card (and every slot's doctor_details) shows these fields: the
-    # public lists' cache must not outlive an edit (listcache/services.py).
+    # public lists' cache must not outlive an edit (listcache/services.py). A
+    # replaced or cleared photo's file goes once the change is committed.
     def save_model(self, request, obj, form, change):
+        old = UserProfile.objects.filter(pk=obj.pk).values_list("profile_photo", flat=True)
+        old_photo = (old.first() or "") if change else ""
         super().save_model(request, obj, form, change)
+        if old_photo and old_photo != obj.profile_photo.name:
+            transaction.on_commit(partial(default_storage.delete, old_photo))
         bump_after_commit()
 
     # A user with slots or bookings is never deleted (their history would go with

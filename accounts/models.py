@@ -1,9 +1,11 @@
+import datetime
 import re
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -72,6 +74,47 @@ def normalize_email(email):
     return (email or "").strip().lower()
 
 
+class Gender(models.TextChoices):
+    MALE = "male", "Male"
+    FEMALE = "female", "Female"
+    OTHER = "other", "Other"
+    PREFER_NOT_TO_SAY = "prefer-not-to-say", "Prefer not to say"
+
+
+# Six ASCII digits (\d would take other scripts' digits too); "" is unset.
+validate_pincode = RegexValidator(r"\A[0-9]{6}\Z", "A pincode is 6 digits.", code="invalid_pincode")
+
+EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
+
+
+def validate_date_of_birth(value):
+    """Not before 1900, not after today on the clinic's calendar."""
+    if value < EARLIEST_BIRTH_DATE:
+        raise ValidationError("The date of birth cannot be before 1900.", code="too_early")
+    if value > timezone.localdate():
+        raise ValidationError("The date of birth cannot be in the future.", code="future")
+
+
+def photo_name(instance, filename):
+    """The stored name: accounts.photos already gave the file a random one in profiles/."""
+    return f"profiles/{PurePosixPath(filename).name}"
+
+
+# The fields every profile has besides name, email and phone (contract Part 5): optional,
+# "" (text) or null (the date) when unset. The photo is handled on its own (accounts.photos).
+PERSONAL_FIELDS = (
+    "last_name",
+    "address",
+    "apartment",
+    "district",
+    "city",
+    "state",
+    "pincode",
+    "gender",
+    "date_of_birth",
+    "emergency_contact",
+)
+
 # The fields only a doctor has: set by signup and profile update for doctors, shown on
 # their profile and cards, ignored (neither validated nor stored) for anyone else.
 DOCTOR_FIELDS = (
@@ -84,6 +127,7 @@ DOCTOR_FIELDS = (
     "home_consultation",
     "languages",
     "description",
+    "medical_license",
     # Clinic policy (contract Part 3): checked by doctor.services and the public list.
     "cancel_notice_minutes",
     "min_booking_notice_minutes",
@@ -131,6 +175,20 @@ class UserProfile(AbstractBaseUser, PermissionsMixin):
     )
     phone = models.CharField(max_length=20, blank=True, validators=LINE_VALIDATORS)
 
+    # PERSONAL_FIELDS and the photo: every profile, "" or null when unset.
+    last_name = models.CharField(max_length=150, blank=True, validators=LINE_VALIDATORS)
+    address = models.CharField(max_length=255, blank=True, validators=LINE_VALIDATORS)
+    apartment = models.CharField(max_length=100, blank=True, validators=LINE_VALIDATORS)
+    district = models.CharField(max_length=100, blank=True, validators=LINE_VALIDATORS)
+    city = models.CharField(max_length=100, blank=True, validators=LINE_VALIDATORS)
+    state = models.CharField(max_length=100, blank=True, validators=LINE_VALIDATORS)
+    pincode = models.CharField(max_length=6, blank=True, validators=[validate_pincode])
+    gender = models.CharField(max_length=20, choices=Gender.choices, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True, validators=[validate_date_of_birth])
+    emergency_contact = models.CharField(max_length=100, blank=True, validators=LINE_VALIDATORS)
+    # Re-encoded under a random name by accounts.photos; served under MEDIA_URL.
+    profile_photo = models.ImageField(upload_to=photo_name, max_length=255, blank=True)
+
     # DOCTOR_FIELDS: blank, null or False for patients and for doctors who left them unset.
     specialization = models.CharField(max_length=100, blank=True, validators=LINE_VALIDATORS)
     years_of_experience = models.PositiveSmallIntegerField(
@@ -143,6 +201,7 @@ class UserProfile(AbstractBaseUser, PermissionsMixin):
     home_consultation = models.BooleanField(default=False)
     languages = models.CharField(max_length=200, blank=True, validators=LINE_VALIDATORS)
     description = models.TextField(max_length=2000, blank=True, validators=TEXT_VALIDATORS)
+    medical_license = models.CharField(max_length=100, blank=True, validators=LINE_VALIDATORS)
     # A patient may not cancel or move a visit later than this before its start.
     cancel_notice_minutes = models.PositiveIntegerField(
         default=default_cancel_notice, validators=[MaxValueValidator(MAX_NOTICE_MINUTES)]

@@ -1,18 +1,23 @@
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts import photos
 from accounts.models import (
     DOCTOR_FIELDS,
+    PERSONAL_FIELDS,
     UserProfile,
     UserType,
     normalize_email,
     parse_role,
     refuse_bidi_controls,
+    validate_pincode,
 )
 
 
@@ -24,11 +29,19 @@ def camel_case(name):
 
 # The fields a person sets at signup or on their profile; optional ones take null or "" as unset.
 OPTIONAL_FIELDS = ("phone", *DOCTOR_FIELDS)
-PROFILE_FIELDS = ("email", "full_name", "user_type", *OPTIONAL_FIELDS)
+PROFILE_FIELDS = ("email", "full_name", "user_type", *PERSONAL_FIELDS, *OPTIONAL_FIELDS)
 # The React signup and profile pages send camelCase; the contract accepts both spellings.
-CAMEL_CASE = {name: camel_case(name) for name in PROFILE_FIELDS if "_" in name}
+CAMEL_CASE = {name: camel_case(name) for name in (*PROFILE_FIELDS, "profile_photo") if "_" in name}
 SNAKE_CASE = {camel: snake for snake, camel in CAMEL_CASE.items()}
-DOCTOR_KEYS = {*DOCTOR_FIELDS, *(CAMEL_CASE.get(name, name) for name in DOCTOR_FIELDS)}
+# The doctor page sends the address as deliveryAddress: one field, two names.
+PROFILE_SPELLING = {**CAMEL_CASE, "deliveryAddress": "address", "delivery_address": "address"}
+# The names the doctor page keeps after saving (contract Part 5): in doctors' replies only.
+DOCTOR_REPLY_KEYS = ("experience", "hospital", "licenseNumber")
+DOCTOR_KEYS = {
+    *DOCTOR_FIELDS,
+    *(CAMEL_CASE.get(name, name) for name in DOCTOR_FIELDS),
+    *DOCTOR_REPLY_KEYS,
+}
 # Fields that would grant privileges, or bypass the password and verification flows:
 # refused outright, in either spelling and whatever the value.
 PRIVILEGED_FIELDS = ("is_staff", "is_superuser", "is_active", "groups", "user_permissions")
@@ -63,15 +76,23 @@ def normalised(data, *, spelling, refused, doctor):
     privilege keys are refused whatever their value; a non-doctor's doctor fields are
     dropped unread (in either spelling, so never validated); each key is respelled as the
     serializer names it; and null or "" for an optional field means unset, stored as the
-    column's empty value (None for numbers, "" for text, False for the home-visit flag).
+    column's empty value (None for numbers and dates, "" for text and choices, False for
+    the home-visit flag). A form post (multipart or urlencoded) is read as a plain dict,
+    one value a key, so that it is judged exactly as the same JSON object would be.
     """
+    if hasattr(data, "getlist"):
+        data = {key: data[key] for key in data}
     errors = {key: ["This field cannot be set."] for key in refused if key in data}
     if errors:
         raise serializers.ValidationError(errors)
     if not doctor:
         data = {key: value for key, value in data.items() if key not in DOCTOR_KEYS}
-    data = respelled(data, spelling)
-    for name in OPTIONAL_FIELDS:
+    return unset_as_stored(respelled(data, spelling), spelling)
+
+
+def unset_as_stored(data, spelling):
+    """null or "" for an optional field: the column's empty value."""
+    for name in (*OPTIONAL_FIELDS, *PERSONAL_FIELDS):
         key = spelling.get(name, name)
         if key in data and data[key] in (None, ""):
             data[key] = UserProfile._meta.get_field(name).get_default()
@@ -180,11 +201,71 @@ def _doctor_only(fields):
     return {camel: {"required": False} for camel in fields if camel in DOCTOR_KEYS}
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class ExperienceText(serializers.Field):
+    """yearsOfExperience as the doctor page keeps it: "12", or "" when unset (output only)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", **kwargs)
+
+    def to_representation(self, doctor):
+        years = doctor.years_of_experience
+        return "" if years is None else str(years)
+
+
+class PhotoField(serializers.ImageField):
+    """profilePhoto on update: an uploaded picture (accounts.photos judges and re-encodes
+    it), null or "" to remove the photo, or the current photo's URL or path sent back,
+    which changes nothing. Anything else is 400, naming the field."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="profile_photo", required=False, allow_null=True, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, UploadedFile):
+            try:
+                return photos.reencoded(data)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(list(exc.messages)) from exc
+        if data == "":
+            return None
+        if isinstance(data, str) and self._is_current(data):
+            raise serializers.SkipField
+        return self.fail("invalid")
+
+    def _is_current(self, value):
+        photo = self.parent.instance.profile_photo
+        if not photo:
+            return False
+        return value in (photo.name, photo.url) or urlsplit(value).path == photo.url
+
+
+class PincodeField(serializers.CharField):
+    """Six digits as a string; a JSON number is refused (it would lose leading zeros)."""
+
+    def __init__(self, **kwargs):
+        kwargs.update(max_length=6, allow_blank=True, validators=[validate_pincode])
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ProfileSerializer(serializers.ModelSerializer):
-    """The caller's own profile in the keys the dashboards read (output only)."""
+    """The caller's own profile in the keys the dashboards read (output only).
+
+    The photo is an absolute URL when the request is in the context (the views pass it).
+    """
 
     videoConsultFee = FeeOrZeroField("video_consult_fee", required=False)
     homeConsultFee = FeeOrZeroField("home_consult_fee", required=False)
+    deliveryAddress = serializers.CharField(source="address", read_only=True)
+    profilePhoto = serializers.ImageField(source="profile_photo", read_only=True, allow_null=True)
+    experience = ExperienceText(required=False)
+    hospital = serializers.CharField(source="clinic_address", required=False)
+    licenseNumber = serializers.CharField(source="medical_license", required=False)
 
     class Meta:
         model = UserProfile
@@ -192,6 +273,7 @@ class ProfileSerializer(serializers.ModelSerializer):
         for key, options in _doctor_only(fields).items():
             extra_kwargs.setdefault(key, {}).update(options)
         read_only_fields = [key for key in fields if key not in DOCTOR_KEYS]
+        fields += ["deliveryAddress", "profilePhoto", *DOCTOR_REPLY_KEYS]
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -201,24 +283,28 @@ class ProfileSerializer(serializers.ModelSerializer):
 
 
 class ProfileUpdateSerializer(serializers.ModelSerializer):
-    """Changes to the caller's own profile, keyed as the profile is (snake_case respelled).
+    """Changes to the caller's own profile, keyed as the profile is (snake_case respelled,
+    deliveryAddress read as address), from JSON or a form post (multipart with the photo).
 
     Clients may send their whole profile back: `id` is ignored, an unchanged `userType`
     too; role, flags and password never change here.
     """
 
     userType = serializers.CharField(source="user_type", required=False, allow_null=True)
+    pincode = PincodeField(required=False)
+    profilePhoto = PhotoField()
 
     class Meta:
         model = UserProfile
         fields, extra_kwargs = camel_case_fields(PROFILE_FIELDS)
+        fields += ["profilePhoto"]
         extra_kwargs["email"] = EMAIL_UNCHECKED
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
             data = normalised(
                 data,
-                spelling=CAMEL_CASE,
+                spelling=PROFILE_SPELLING,
                 refused=PROFILE_REFUSED_KEYS,
                 doctor=self.instance.is_doctor,
             )

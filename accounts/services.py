@@ -1,5 +1,7 @@
 from contextlib import contextmanager
+from functools import partial
 
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from accounts.models import UserProfile
@@ -24,14 +26,32 @@ def user_signup(*, email: str, password: str, **fields) -> UserProfile:
 
 
 def user_update(*, user: UserProfile, **fields) -> UserProfile:
-    """Change the user's own profile fields; the address may move to one nobody else has."""
+    """Change the user's own profile fields; the address may move to one nobody else has.
+
+    `profile_photo`, when given, is a clean picture to store (accounts.photos.reencoded)
+    or None to remove the photo. The new file is written before the row; a refusal
+    deletes it again, and the old file goes only once the change is committed.
+    """
     if "email" in fields:
         _refuse_taken(fields["email"], user)
-    for name, value in fields.items():
-        setattr(user, name, value)
-    with _one_account_per_address():
-        user.save(update_fields=list(fields))
-        bump_after_commit()  # what the user's doctor card (and slots' doctor_details) show
+    old_photo = user.profile_photo.name if "profile_photo" in fields else ""
+    new_photo = fields.get("profile_photo")
+    stored = ""
+    try:
+        if new_photo is not None:
+            stored = default_storage.save(new_photo.name, new_photo)
+            fields["profile_photo"] = stored
+        for name, value in fields.items():
+            setattr(user, name, value)
+        with _one_account_per_address():
+            user.save(update_fields=list(fields))
+            bump_after_commit()  # what the user's doctor card (and slots' doctor_details) show
+            if old_photo and old_photo != stored:
+                transaction.on_commit(partial(default_storage.delete, old_photo))
+    except BaseException:
+        if stored:
+            default_storage.delete(stored)
+        raise
     return user
 
 

@@ -5,10 +5,12 @@ from rest_framework import serializers, status
 from rest_framework.decorators import (
     api_view,
     authentication_classes,
+    parser_classes,
     permission_classes,
     throttle_classes,
     throttle_scope,
 )
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -22,6 +24,7 @@ from accounts.serializers import (
     SignupSerializer,
 )
 from config.openapi import ERROR, FIELD_ERRORS, THROTTLED, UNAUTHENTICATED
+from config.parsers import SafeJSONParser
 from config.throttles import SharedScopedRateThrottle
 
 
@@ -105,17 +108,23 @@ def login(request):
 @api_view(["GET"])
 def profile(request):
     """The caller's own profile."""
-    return Response(ProfileSerializer(request.user).data)
+    return Response(ProfileSerializer(request.user, context={"request": request}).data)
 
 
 @extend_schema(
     request=ProfileUpdateSerializer,
     responses={200: ProfileSerializer, 400: FIELD_ERRORS, 401: UNAUTHENTICATED, 429: THROTTLED},
-    description="Every field is also accepted in snake_case. Doctor fields sent for any "
-    'other role are ignored. An address another account has is 400 `{"message": '
-    '"Email already registered"}`, checked only once every field is valid.',
+    description="JSON, `multipart/form-data` (the only way to send `profilePhoto`, a "
+    "JPEG, PNG or WebP picture of at most 5 MiB and 4096x4096 pixels, stored re-encoded) "
+    "or `application/x-www-form-urlencoded`. In a form post an empty value means unset; "
+    "`profilePhoto` null or empty removes the photo, its current URL sent back changes "
+    "nothing. Every field is also accepted in snake_case, `address` also as "
+    "`deliveryAddress`. Doctor fields sent for any other role are ignored. An address "
+    'another account has is 400 `{"message": "Email already registered"}`, checked only '
+    "once every field is valid.",
 )
 @api_view(["PATCH"])
+@parser_classes([SafeJSONParser, MultiPartParser, FormParser])
 @throttle_classes([SharedScopedRateThrottle])
 @throttle_scope("profile")
 def profile_update(request):
@@ -123,4 +132,4 @@ def profile_update(request):
     serializer = ProfileUpdateSerializer(request.user, data=request.data, partial=True)
     serializer.is_valid(raise_exception=True)
     user = services.user_update(user=request.user, **serializer.validated_data)
-    return Response(ProfileSerializer(user).data)
+    return Response(ProfileSerializer(user, context={"request": request}).data)

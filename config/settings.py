@@ -154,8 +154,19 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # whitenoise serves the admin's and the API docs' assets from gunicorn itself:
 # compressed, with hashed names that browsers may cache forever.
+#
+# "default" holds the profile photos (accounts/photos.py): the local filesystem at
+# MEDIA_ROOT unless MEDIA_STORAGE names another Django storage backend (for object
+# storage, e.g. django-storages' "storages.backends.s3.S3Storage", installed by the
+# deployment) with MEDIA_STORAGE_OPTIONS as its JSON options. Several hosts must
+# share it: one volume mounted at MEDIA_ROOT on each, or the object storage.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": env.str("MEDIA_STORAGE", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("MEDIA_STORAGE_OPTIONS", default={}),
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

@@ -1,9 +1,10 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config import views
+from config import media, views
 
 urlpatterns = [
     # The site root (and so the admin's "View site" link) is the API's docs.
@@ -15,6 +16,8 @@ urlpatterns = [
     path("api/", include("accounts.urls")),
     path("api/doctor/", include("doctor.urls")),
     path("api/", include("calendars.urls")),
+    # Profile photos, in DEBUG and production alike (config/media.py).
+    re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.+)$", media.media, name="media"),
 ]
 
 handler400 = "config.views.bad_request"

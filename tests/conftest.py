@@ -14,6 +14,7 @@ from tests.factories import PASSWORD, DoctorFactory, PatientFactory, UserFactory
 
 __all__ = [
     "CANNOT_BE_SET",
+    "PERSONAL_UNSET",
     "NOW",
     "PASSWORD",
     "TAKEN",
@@ -41,6 +42,23 @@ UNSET_DOCTOR_ROW = {
     "home_consultation": False,
     "languages": "",
     "description": "",
+}
+
+
+# The personal keys (contract Part 5) of every profile reply, as a new account has them.
+PERSONAL_UNSET = {
+    "lastName": "",
+    "address": "",
+    "deliveryAddress": "",
+    "apartment": "",
+    "district": "",
+    "city": "",
+    "state": "",
+    "pincode": "",
+    "gender": "",
+    "dateOfBirth": None,
+    "emergencyContact": "",
+    "profilePhoto": None,
 }
 
 

@@ -104,3 +104,31 @@ def test_the_demo_patient_logs_in_with_the_documented_password(debug, api_client
     assert response.status_code == 200
     assert response.json()["user"]["email"] == PATIENTS[0]["email"]
     assert response.json()["user"]["userType"] == "user"
+
+
+def test_every_demo_doctor_card_is_filled_and_named_without_dr(debug, api_client):
+    call_command("seed_demo")
+
+    cards = api_client.get("/api/doctor/list/").json()
+
+    assert len(cards) == len(DOCTORS)
+    for card in cards:
+        # The React client shows "Dr. <name>": a name starting with "Dr" reads "Dr. Dr".
+        assert not card["name"].lower().startswith("dr"), card["name"]
+        for key in ("name", "specialty", "hospital", "languages", "description"):
+            assert card[key].strip(), (card["name"], key)
+        assert card["experience"] > 0
+        # A fee for every visit the doctor offers: clinic, video, and home when offered.
+        assert card["consultationFee"] > 0 and card["videoConsultFee"] > 0
+        assert card["homeConsultFee"] > 0 or not card["homeConsultation"]
+    for account in [*DOCTORS, *PATIENTS]:
+        assert not account["full_name"].lower().startswith("dr")
+
+
+def test_every_demo_doctor_profile_is_filled(debug):
+    call_command("seed_demo")
+
+    for doctor in UserProfile.objects.filter(user_type="doctor"):
+        for name in ("phone", "medical_license", "city", "state", "pincode"):
+            assert getattr(doctor, name), (doctor.email, name)
+        doctor.full_clean()  # every demo value passes the model's own rules

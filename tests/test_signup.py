@@ -10,7 +10,14 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import services
 from accounts.models import UserProfile
-from tests.conftest import CANNOT_BE_SET, TAKEN, UNSET_DOCTOR_ROW, run_together, snapshot
+from tests.conftest import (
+    CANNOT_BE_SET,
+    PERSONAL_UNSET,
+    TAKEN,
+    UNSET_DOCTOR_ROW,
+    run_together,
+    snapshot,
+)
 from tests.factories import DoctorFactory, PatientFactory
 
 STRONG_PASSWORD = "Wq7!mountain-lamp"
@@ -120,6 +127,7 @@ def test_a_patient_signs_up_with_the_snake_case_body(api_client):
             "fullName": "Asha Rao",
             "userType": "user",
             "phone": "",
+            **PERSONAL_UNSET,
         },
     }
     assert (user.full_name, user.user_type) == ("Asha Rao", "user")
@@ -192,6 +200,17 @@ DOCTOR_SIGNUPS = [
 ]
 
 
+def doctor_reply_names(shown):
+    """The keys a doctor's reply gains beside the ones signup sets (contract Part 5)."""
+    return {
+        **PERSONAL_UNSET,
+        "medicalLicense": "",
+        "experience": str(shown["yearsOfExperience"]),
+        "hospital": shown["clinicAddress"],
+        "licenseNumber": "",
+    }
+
+
 @pytest.mark.parametrize("body,shown,kept", DOCTOR_SIGNUPS)
 def test_a_doctor_signs_up_and_the_reply_shows_the_account(api_client, body, shown, kept):
     response = signup(api_client, body())
@@ -200,7 +219,7 @@ def test_a_doctor_signs_up_and_the_reply_shows_the_account(api_client, body, sho
     user = UserProfile.objects.get()
     assert response.json() == {
         "message": "Signup successful",
-        "user": {"id": user.id, **shown, **NO_POLICY},
+        "user": {"id": user.id, **shown, **NO_POLICY, **doctor_reply_names(shown)},
     }
 
 
@@ -231,6 +250,7 @@ def test_a_patient_signs_up_with_the_camel_case_body(api_client):
         "fullName": "Ravi Kumar",
         "userType": "user",
         "phone": "",
+        **PERSONAL_UNSET,
     }
     assert (user.full_name, user.user_type) == ("Ravi Kumar", "user")
 
@@ -290,6 +310,7 @@ def test_doctor_fields_sent_by_a_patient_are_ignored(api_client, body):
         "fullName": user.full_name,
         "userType": "user",
         "phone": user.phone,
+        **PERSONAL_UNSET,
     }
     assert stored(user, UNSET_DOCTOR_ROW) == UNSET_DOCTOR_ROW
 
@@ -308,6 +329,7 @@ def test_unknown_keys_from_other_products_are_ignored(api_client):
         "fullName": "Asha Rao",
         "userType": "user",
         "phone": "",
+        **PERSONAL_UNSET,
     }
 
 

@@ -1,4 +1,5 @@
-"""Demo data for local use: four doctors with a week of slots, two patients, one admin.
+"""Demo data for local use: four doctors (every card field filled) with a week of slots,
+two patients, one admin.
 
 Every demo account has the password DEMO_PASSWORD. Safe to run again: accounts
 are looked up by email and left as they are, and a slot is only added where the
@@ -18,46 +19,107 @@ from doctor.services import slots_bulk_create
 
 DEMO_PASSWORD = "Demo-pass-2026"
 
+# Every field a doctor card shows is filled, with a fee for each visit the doctor
+# offers (clinic, video, and home where home_consultation), and no name starts with
+# "Dr": the React client adds "Dr." itself.
 DOCTORS = [
     {
         "email": "dr.lakshman@demo.quickmed.example",
-        "full_name": "Dr Lakshman Rao",
+        "full_name": "Lakshman Rao",
+        "phone": "+91 80 4110 2301",
         "specialization": "pediatric",
         "years_of_experience": 8,
         "consultation_fee": 500,
+        "video_consult_fee": 400,
+        "home_consult_fee": 900,
+        "home_consultation": True,
         "clinic_address": "12 MG Road, Bengaluru",
+        "languages": "English, Kannada, Hindi",
+        "description": "Child health from newborns to teens: check-ups, vaccinations, "
+        "fevers and growth.",
+        "medical_license": "KMC-48213",
+        "city": "Bengaluru",
+        "state": "Karnataka",
+        "pincode": "560001",
     },
     {
         "email": "dr.meera@demo.quickmed.example",
-        "full_name": "Dr Meera Iyer",
+        "full_name": "Meera Iyer",
+        "phone": "+91 44 2829 3302",
         "specialization": "cardiology",
         "years_of_experience": 15,
         "consultation_fee": 1200,
+        "video_consult_fee": 900,
+        "home_consult_fee": 2000,
+        "home_consultation": False,
         "clinic_address": "Heart Care Centre, 4 Greams Road, Chennai",
+        "languages": "English, Tamil",
+        "description": "Heart check-ups, blood pressure and cholesterol care, ECG review "
+        "and follow-up after a cardiac event.",
+        "medical_license": "TNMC-77102",
+        "city": "Chennai",
+        "state": "Tamil Nadu",
+        "pincode": "600006",
     },
     {
         "email": "dr.arjun@demo.quickmed.example",
-        "full_name": "Dr Arjun Mehta",
+        "full_name": "Arjun Mehta",
+        "phone": "+91 22 2640 3303",
         "specialization": "dermatology",
         "years_of_experience": 6,
         "consultation_fee": 800,
+        "video_consult_fee": 600,
+        "home_consult_fee": 1500,
+        "home_consultation": False,
         "clinic_address": "Skin Clinic, 21 Hill Road, Bandra West, Mumbai",
+        "languages": "English, Hindi, Marathi, Gujarati",
+        "description": "Acne, eczema, psoriasis, hair and nail problems; photos welcome "
+        "on a video visit.",
+        "medical_license": "MMC-2019-05531",
+        "city": "Mumbai",
+        "state": "Maharashtra",
+        "pincode": "400050",
     },
     {
         "email": "dr.sara@demo.quickmed.example",
-        "full_name": "Dr Sara Thomas",
+        "full_name": "Sara Thomas",
+        "phone": "+91 484 231 3304",
         "specialization": "general",
         "years_of_experience": 20,
         "consultation_fee": 400,
+        "video_consult_fee": 300,
+        "home_consult_fee": 700,
+        "home_consultation": True,
         "clinic_address": "Family Clinic, Panampilly Nagar, Kochi",
+        "languages": "English, Malayalam, Tamil",
+        "description": "Family medicine for all ages: fevers, diabetes and blood pressure "
+        "reviews, and home visits for elderly patients.",
+        "medical_license": "TCMC-31877",
+        "city": "Kochi",
+        "state": "Kerala",
+        "pincode": "682036",
     },
 ]
 PATIENTS = [
-    {"email": "asha@demo.quickmed.example", "full_name": "Asha Nair", "phone": "+91 98450 11111"},
+    {
+        "email": "asha@demo.quickmed.example",
+        "full_name": "Asha Nair",
+        "phone": "+91 98450 11111",
+        "gender": "female",
+        "city": "Kochi",
+        "district": "Ernakulam",
+        "state": "Kerala",
+        "pincode": "682020",
+    },
     {
         "email": "rahul@demo.quickmed.example",
         "full_name": "Rahul Verma",
         "phone": "+91 98450 22222",
+        "gender": "male",
+        "city": "Bengaluru",
+        "district": "Bengaluru Urban",
+        "state": "Karnataka",
+        "pincode": "560034",
     },
 ]
 ADMIN = {"email": "admin@demo.quickmed.example", "full_name": "Demo Admin"}
