@@ -45,12 +45,6 @@ def list_cache_on(settings):
     settings.LIST_CACHE = True
 
 
-@pytest.fixture
-def frozen(monkeypatch):
-    """frozen(moment): the application's clock stands at `moment`."""
-    return lambda moment: monkeypatch.setattr(timezone, "now", lambda: moment)
-
-
 def fresh(url, settings):
     """What the database says now: the same request with the cache off."""
     settings.LIST_CACHE = False
