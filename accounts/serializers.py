@@ -12,6 +12,7 @@ from accounts import photos
 from accounts.models import (
     DOCTOR_FIELDS,
     PERSONAL_FIELDS,
+    Gender,
     UserProfile,
     UserType,
     normalize_email,
@@ -262,6 +263,9 @@ class ProfileSerializer(serializers.ModelSerializer):
     videoConsultFee = FeeOrZeroField("video_consult_fee", required=False)
     homeConsultFee = FeeOrZeroField("home_consult_fee", required=False)
     deliveryAddress = serializers.CharField(source="address", read_only=True)
+    # Declared: a read-only field built from the model loses allow_blank, and the
+    # schema would then say an unset gender ("") is not a valid reply.
+    gender = serializers.ChoiceField(choices=Gender.choices, allow_blank=True, read_only=True)
     profilePhoto = serializers.ImageField(source="profile_photo", read_only=True, allow_null=True)
     experience = ExperienceText(required=False)
     hospital = serializers.CharField(source="clinic_address", required=False)

@@ -305,3 +305,11 @@ def test_the_schema_describes_the_three_encodings_and_the_photo(client):
     assert reply["profilePhoto"]["format"] == "uri"
     for key in ("deliveryAddress", "experience", "hospital", "licenseNumber"):
         assert key in reply
+
+
+def test_the_schema_lets_a_reply_say_gender_is_unset(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    gender = schema["components"]["schemas"]["Profile"]["properties"]["gender"]
+
+    assert {"$ref": "#/components/schemas/BlankEnum"} in gender["oneOf"]
