@@ -22,7 +22,8 @@ class UserCreationForm(auth_forms.UserCreationForm):
         fields = ("email", "full_name", "user_type", "phone", *DOCTOR_FIELDS)
 
     def clean_email(self):
-        return normalize_email(self.cleaned_data["email"])
+        # Blank is null: a patient the front desk registered without an address.
+        return normalize_email(self.cleaned_data["email"]) or None
 
 
 class UserChangeForm(auth_forms.UserChangeForm):
@@ -35,7 +36,8 @@ class UserChangeForm(auth_forms.UserChangeForm):
         fields = "__all__"
 
     def clean_email(self):
-        return normalize_email(self.cleaned_data["email"])
+        # Blank is null: a patient the front desk registered without an address.
+        return normalize_email(self.cleaned_data["email"]) or None
 
     def clean_profile_photo(self):
         photo = self.cleaned_data.get("profile_photo")
@@ -66,6 +68,8 @@ class UserProfileAdmin(auth_admin.UserAdmin):
         ("Photo", {"fields": ("photo_thumbnail", "profile_photo")}),
         ("Personal", {"fields": PERSONAL_FIELDS}),
         ("Doctor", {"fields": DOCTOR_FIELDS}),
+        # The doctors a desk user serves: assigned here only (no API changes them).
+        ("Front desk", {"fields": ("desk_doctors",)}),
         (
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -84,6 +88,7 @@ class UserProfileAdmin(auth_admin.UserAdmin):
     )
 
     readonly_fields = ("photo_thumbnail",)
+    filter_horizontal = ("groups", "user_permissions", "desk_doctors")
     actions = ["deactivate"]
 
     @admin.display(description="Current photo")

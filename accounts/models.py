@@ -15,6 +15,8 @@ class UserType(models.TextChoices):
     USER = "user", "Patient"
     DOCTOR = "doctor", "Doctor"
     ADMIN = "admin", "Admin"
+    # A receptionist (contract Part 5): made by staff only, books for its doctors' patients.
+    DESK = "desk", "Front desk"
 
 
 def parse_role(value):
@@ -168,7 +170,10 @@ class UserProfileManager(BaseUserManager):
 
 
 class UserProfile(AbstractBaseUser, PermissionsMixin):
-    email = models.EmailField(unique=True, validators=[refuse_bidi_controls])
+    # Null for a walk-in patient registered by the front desk without an address.
+    email = models.EmailField(  # noqa: DJ001 -- null: any number of patients without one
+        unique=True, null=True, blank=True, validators=[refuse_bidi_controls]
+    )
     full_name = models.CharField(max_length=150, validators=LINE_VALIDATORS)
     user_type = models.CharField(
         max_length=10, choices=UserType.choices, default=UserType.USER, db_index=True
@@ -215,6 +220,15 @@ class UserProfile(AbstractBaseUser, PermissionsMixin):
         null=True, blank=True, validators=[MaxValueValidator(MAX_BOOKING_DAYS)]
     )
 
+    # A desk user's doctors, assigned by staff in the admin (no API changes them).
+    desk_doctors = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="desk_users",
+        limit_choices_to={"user_type": UserType.DOCTOR},
+    )
+
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -237,7 +251,7 @@ class UserProfile(AbstractBaseUser, PermissionsMixin):
 
     def clean(self):
         super().clean()
-        self.email = normalize_email(self.email)
+        self.email = normalize_email(self.email) or None
 
     @property
     def is_doctor(self):
@@ -246,3 +260,14 @@ class UserProfile(AbstractBaseUser, PermissionsMixin):
     @property
     def is_patient(self):
         return self.user_type == UserType.USER
+
+    @property
+    def is_desk(self):
+        return self.user_type == UserType.DESK
+
+    def desk_doctor_ids(self):
+        """The ids of the doctors a desk user serves (none for anyone else), read once."""
+        if "_desk_doctor_ids" not in self.__dict__:
+            served = self.desk_doctors.values_list("id", flat=True) if self.is_desk else []
+            self._desk_doctor_ids = set(served)
+        return self._desk_doctor_ids

@@ -15,3 +15,11 @@ class IsPatient(BasePermission):
     def has_permission(self, request, view):
         user = request.user
         return bool(user and user.is_authenticated and user.is_patient)
+
+
+class IsDesk(BasePermission):
+    """Allows access only to authenticated front-desk users (role `desk`)."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_desk)

@@ -103,7 +103,13 @@ def unset_as_stored(data, spelling):
 # One account per address, whatever its case: accounts.services decides, after validation,
 # so that a taken address never changes how the rest of a body is judged. (The model's
 # case-sensitive unique check is dropped here; its other rule stays.)
-EMAIL_UNCHECKED = {"validators": [refuse_bidi_controls]}
+# Signup and profile need an email (only the desk's walk-ins have none, desk/).
+EMAIL_UNCHECKED = {
+    "validators": [refuse_bidi_controls],
+    "required": True,
+    "allow_null": False,
+    "allow_blank": False,
+}
 
 
 class SignupSerializer(serializers.ModelSerializer):
@@ -135,6 +141,8 @@ class SignupSerializer(serializers.ModelSerializer):
         role = parse_role(value)
         if role == UserType.ADMIN:
             raise serializers.ValidationError("Admin accounts cannot be created by signup.")
+        if role == UserType.DESK:  # staff make desk users in the admin
+            raise serializers.ValidationError("Desk accounts cannot be created by signup.")
         if role not in (UserType.USER, UserType.DOCTOR):
             raise serializers.ValidationError('Must be "user", "patient" or "doctor".')
         return role
@@ -254,6 +262,18 @@ class PincodeField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "array", "items": {"type": "integer"}})
+class DeskDoctorsField(serializers.Field):
+    """The ids of a desk user's doctors, in id order (output only; no query for
+    anyone else, whose profile drops the key)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, user):
+        return sorted(user.desk_doctor_ids())
+
+
 class ProfileSerializer(serializers.ModelSerializer):
     """The caller's own profile in the keys the dashboards read (output only).
 
@@ -270,6 +290,8 @@ class ProfileSerializer(serializers.ModelSerializer):
     experience = ExperienceText(required=False)
     hospital = serializers.CharField(source="clinic_address", required=False)
     licenseNumber = serializers.CharField(source="medical_license", required=False)
+    # A desk user's doctors (ids), on desk users' profiles only.
+    deskDoctors = DeskDoctorsField(required=False)
 
     class Meta:
         model = UserProfile
@@ -277,10 +299,12 @@ class ProfileSerializer(serializers.ModelSerializer):
         for key, options in _doctor_only(fields).items():
             extra_kwargs.setdefault(key, {}).update(options)
         read_only_fields = [key for key in fields if key not in DOCTOR_KEYS]
-        fields += ["deliveryAddress", "profilePhoto", *DOCTOR_REPLY_KEYS]
+        fields += ["deliveryAddress", "profilePhoto", *DOCTOR_REPLY_KEYS, "deskDoctors"]
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
+        if not instance.is_desk:
+            data.pop("deskDoctors")
         if not instance.is_doctor:
             return {key: value for key, value in data.items() if key not in DOCTOR_KEYS}
         return data

@@ -80,7 +80,8 @@ def feed_document(user, bookings):
         uid=f"calendar-{user.pk}@{settings.CALENDAR_UID_DOMAIN}",
         refresh_interval=timedelta(hours=1),
     )
-    for_doctor = user.user_type == UserType.DOCTOR
+    # A desk user's feed reads as its doctors' do: who comes to each visit.
+    for_doctor = user.user_type in (UserType.DOCTOR, UserType.DESK)
     events = [booking_event(booking, for_doctor) for booking in bookings]
     for event in events:
         calendar.add_component(event)

@@ -45,10 +45,13 @@ def feed_owner(*, token):
 
 
 def feed_bookings(*, user):
-    """A doctor's feed has the bookings on their slots, anyone else's their own
-    bookings, from DAYS_BACK days ago on, ordered by start."""
+    """A doctor's feed has the bookings on their slots, a desk user's its doctors'
+    bookings, anyone else's their own bookings, from DAYS_BACK days ago on, ordered
+    by start."""
     if user.user_type == UserType.DOCTOR:
         bookings = Booking.objects.filter(slot__doctor=user)
+    elif user.user_type == UserType.DESK:
+        bookings = Booking.objects.filter(slot__doctor_id__in=user.desk_doctor_ids())
     else:
         bookings = Booking.objects.filter(patient=user)
     since = clinic_now().date() - timedelta(days=DAYS_BACK)

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "calendars",
     "events",
     "notifications",
+    "audit",
+    "desk",
 ]
 
 MIDDLEWARE = [
@@ -62,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Keeps the request so the audit trail knows who acts (audit/actor.py).
+    "audit.actor.RequestActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns an admin lockout into its 429 page (config/lockout.py).
@@ -90,6 +94,8 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's engine, whose flush may empty the append-only audit table (audit/triggers.py).
+    DATABASES["default"]["ENGINE"] = "audit.backends.sqlite3"
     # IMMEDIATE takes SQLite's write lock when a transaction starts, so two
     # bookings on the embedded database are serialized instead of failing with
     # "database is locked" halfway through (SQLite ignores select_for_update).
@@ -351,6 +357,8 @@ REST_FRAMEWORK = {
         # so none can store keys without bound (the others spend booking or slots).
         "cancel": env.str("THROTTLE_RATE_CANCEL", default="30/min"),
         "waitlist": env.str("THROTTLE_RATE_WAITLIST", default="30/min"),
+        # Per desk user: its patient searches, walk-ins, bookings and reschedules.
+        "desk": env.str("THROTTLE_RATE_DESK", default="120/min"),
     },
     # How many proxies in front of the app append to X-Forwarded-For; 0 trusts
     # none, so a client cannot dodge the per-IP limits with a forged header.

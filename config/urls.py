@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("accounts.urls")),
     path("api/doctor/", include("doctor.urls")),
+    path("api/desk/", include("desk.urls")),
     path("api/", include("calendars.urls")),
     # Profile photos, in DEBUG and production alike (config/media.py).
     re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.+)$", media.media, name="media"),

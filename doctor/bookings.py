@@ -1,7 +1,9 @@
 """Booking a slot, cancelling a booking, moving it to another slot.
 
 Under any concurrency, one booking per slot: each flow locks the slot(s) and
-decides on the locked rows (doctor/locks.py), in one unit of work.
+decides on the locked rows (doctor/locks.py), in one unit of work. The front
+desk books, cancels and moves for a patient through the same flows (`desk`):
+only its doctors' slots, without the notices that bind a patient.
 """
 
 from django.utils import timezone
@@ -21,24 +23,47 @@ from doctor.models import Booking, Hold
 from doctor.serializers import booking_data
 from doctor.unit import slot_change
 
+# A new booking's fields in its audit entry (ids and values: no personal data).
+CREATED_FIELDS = ("status", "patient_id", "booked_by")
+
 
 def _take(slot, hold, booking_fields):
-    """The locked slot becomes booked: its hold (the booker's own) is used."""
+    """The locked slot becomes booked: its hold (the booker's own) is used.
+    (booking, its `booking.created` changes: the booking, the slot's flags, the hold)."""
+    used = {}
     if hold is not None:
         end_hold(hold, Hold.Status.USED)
-    set_booked(slot, True)
-    return Booking.objects.create(slot=slot, **booking_fields)
+        used = {"hold_id": [hold.pk, hold.pk], "hold.status": [Hold.Status.ACTIVE, hold.status]}
+    flags = set_booked(slot, True)
+    booking = Booking.objects.create(slot=slot, **booking_fields)
+    made = {name: [None, getattr(booking, name)] for name in CREATED_FIELDS}
+    if booking.rescheduled_from_id:
+        made["rescheduled_from"] = [None, booking.rescheduled_from_id]
+    return booking, {**made, **flags, **used}
 
 
-def slot_book(*, slot_id, patient):
-    """Book a slot for `patient`."""
+def _served(desk):
+    """The slot filter of who books: anyone's slot, or for the desk its doctors' only."""
+    return {} if desk is None else {"doctor_id__in": desk.desk_doctor_ids()}
+
+
+def slot_book(*, slot_id, patient, desk=None):
+    """Book a slot for `patient`; `desk`, the desk user booking for them (`patient`
+    None: not an active patient, 404 after the slot's refusals)."""
     with slot_change() as change:
-        slot = locked_slot(slot_id)
+        slot = locked_slot(slot_id, **_served(desk))
         hold = live_hold(slot)
-        if refusal := unbookable_refusal(slot, hold, patient):
+        if refusal := unbookable_refusal(slot, hold, patient, notice=desk is None):
             raise Refused(refusal)
-        booking = _take(slot, hold, {"patient": patient})
-        change.emit("booking.created", booking_data(booking))
+        booked_by = Booking.BookedBy.PATIENT if desk is None else Booking.BookedBy.DESK
+        booking, changes = _take(slot, hold, {"patient": patient, "booked_by": booked_by})
+        change.audit(
+            "booking.created",
+            slot=slot,
+            booking=booking,
+            changes=changes,
+            event=booking_data(booking),
+        )
     return booking
 
 
@@ -47,38 +72,57 @@ def _canceller(user, slot):
         return Booking.CancelledBy.STAFF
     if user.pk == slot.doctor_id:
         return Booking.CancelledBy.DOCTOR
+    if user.is_desk:
+        return Booking.CancelledBy.DESK
     return Booking.CancelledBy.PATIENT
+
+
+def _may_cancel(user, slot, holder):
+    """The slot's doctor, a desk user serving that doctor, or the booking's patient."""
+    if user.pk in (slot.doctor_id, holder):
+        return True
+    return user.is_desk and slot.doctor_id in user.desk_doctor_ids()
 
 
 def booking_cancel(*, slot_id, user=None, booking_id=None):
     """Cancel the active booking of a slot and make the slot bookable again.
 
-    `user` must be the slot's doctor or the patient holding the booking (anyone
-    else gets the same 404 as for a missing slot); None is the staff path used by
-    the admin site, which may cancel any booking; it names the `booking_id` it
-    means, so a booking made since the page was shown is never cancelled instead.
+    `user` must be the slot's doctor, a desk user serving that doctor, or the
+    patient holding the booking (anyone else gets the same 404 as for a missing
+    slot); None is the staff path used by the admin site, which may cancel any
+    booking; it names the `booking_id` it means, so a booking made since the page
+    was shown is never cancelled instead.
     """
     with slot_change() as change:
         slot = locked_slot(slot_id)
         active = slot.bookings.filter(status=Booking.Status.BOOKED)
         booking = (active.filter(pk=booking_id) if booking_id else active).first()
         holder = booking.patient_id if booking else None
-        if user is not None and user.pk not in (slot.doctor_id, holder):
+        if user is not None and not _may_cancel(user, slot, holder):
             raise SlotNotFound()
         if booking is None:
             raise Refused(rules.NOT_BOOKED)
         if slot.is_past:
             raise Refused(rules.IN_THE_PAST)
         cancelled_by = _canceller(user, slot)
-        # Only the patient is bound by the notice; the doctor and staff may always cancel.
+        # Only the patient is bound by the notice; the doctor, desk and staff may always cancel.
         if cancelled_by == Booking.CancelledBy.PATIENT and rules.inside_cancel_notice(slot):
             raise Refused(rules.TOO_LATE_TO_CANCEL)
         booking.status = Booking.Status.CANCELLED
         booking.cancelled_at = timezone.now()
         booking.cancelled_by = cancelled_by
         booking.save(update_fields=["status", "cancelled_at", "cancelled_by"])
-        set_booked(slot, False)
-        change.emit("booking.cancelled", booking_data(booking))
+        change.audit(
+            "booking.cancelled",
+            slot=slot,
+            booking=booking,
+            changes={
+                "status": [Booking.Status.BOOKED, booking.status],
+                "cancelled_by": [None, cancelled_by],
+                **set_booked(slot, False),
+            },
+            event=booking_data(booking),
+        )
         change.freed(slot, passed_by=booking.patient)
     booking.slot = slot
     return booking
@@ -98,32 +142,63 @@ def _still_booked(booking, slots):
     return slots[booking.slot_id]
 
 
-def booking_reschedule(*, booking_id, patient, slot_id):
-    """Move `patient`'s active booking to another slot of the same doctor, all or nothing.
+def _movable(booking_id, patient, desk):
+    """The booking to move: the patient's own, or one on the desk's doctors' slots."""
+    mine = (
+        {"patient": patient}
+        if desk is None
+        else {"slot__" + k: v for k, v in _served(desk).items()}
+    )
+    booking = Booking.objects.filter(pk=booking_id, **mine).select_related("patient").first()
+    if booking is None:
+        raise NotFound(rules.BOOKING_NOT_FOUND)
+    return booking
+
+
+def booking_reschedule(*, booking_id, slot_id, patient=None, desk=None):
+    """Move `patient`'s active booking to another slot of the same doctor, all or nothing;
+    or, for `desk`, a booking on its doctors' slots, without either notice.
 
     Both slots are locked in id order, so two moves crossing each other queue
     instead of deadlocking; any refusal leaves the booking and both slots as they were.
     """
     with slot_change() as change:
-        booking = Booking.objects.filter(pk=booking_id, patient=patient).first()
-        if booking is None:
-            raise NotFound(rules.BOOKING_NOT_FOUND)
+        booking = _movable(booking_id, patient, desk)
         slots = locked_slots({booking.slot_id, slot_id})
         old_slot = _still_booked(booking, slots)
-        if rules.inside_cancel_notice(old_slot):
+        if desk is None and rules.inside_cancel_notice(old_slot):
             raise Refused(rules.TOO_LATE_TO_RESCHEDULE)
         target = slots.get(slot_id)
-        if target is None:
+        if target is None or (desk is not None and target.doctor_id not in desk.desk_doctor_ids()):
             raise SlotNotFound()
         hold = live_hold(target)
-        if refusal := unbookable_refusal(target, hold, patient, moving_from=old_slot):
+        refusal = unbookable_refusal(
+            target, hold, booking.patient, moving_from=old_slot, notice=desk is None
+        )
+        if refusal:
             raise Refused(refusal)
         booking.status = Booking.Status.RESCHEDULED
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["status", "cancelled_at"])
-        set_booked(old_slot, False)
-        moved = _take(target, hold, {"patient": patient, "rescheduled_from": booking})
-        # The new booking is the event's data; the move emits no booking.created.
-        change.emit("booking.rescheduled", booking_data(moved))
-        change.freed(old_slot, passed_by=patient)
+        flags = set_booked(old_slot, False)
+        moved, made = _take(
+            target,
+            hold,
+            {
+                "patient": booking.patient,
+                "rescheduled_from": booking,
+                "booked_by": booking.booked_by,
+            },
+        )
+        # The old booking's entry carries the move's event (the new booking its data);
+        # the new one's is a plain booking.created, with no event of its own.
+        change.audit(
+            "booking.rescheduled",
+            slot=old_slot,
+            booking=booking,
+            changes={"status": [Booking.Status.BOOKED, booking.status], **flags},
+            event=booking_data(moved),
+        )
+        change.audit("booking.created", slot=target, booking=moved, changes=made)
+        change.freed(old_slot, passed_by=booking.patient)
     return moved

@@ -8,7 +8,14 @@ from django.utils import timezone
 
 from config.errors import NotFound, Refused
 from doctor import rules
-from doctor.locks import SlotNotFound, end_hold, live_hold, locked_slots, unbookable_refusal
+from doctor.locks import (
+    SlotNotFound,
+    end_hold,
+    hold_created_changes,
+    live_hold,
+    locked_slots,
+    unbookable_refusal,
+)
 from doctor.models import Hold, TimeSlot
 from doctor.unit import slot_change
 
@@ -62,6 +69,7 @@ def _hold(slot_id, patient, *, last_attempt=False):
         expires_at = _expiry(slot, patient)
         _end_own_holds(patient, slots, change, last_attempt=last_attempt)
         hold = Hold.objects.create(slot=slot, patient=patient, expires_at=expires_at)
+        change.audit("hold.created", slot=slot, changes=hold_created_changes(hold))
         return hold, True
 
 

@@ -79,10 +79,30 @@ ENTRY_AFTER_OFFER = {
 }
 
 
+# The audit action of ending a hold; a used hold is in its booking's entry instead.
+HOLD_ENDED = {Hold.Status.RELEASED: "hold.released", Hold.Status.EXPIRED: "hold.lapsed"}
+
+
+def hold_created_changes(hold):
+    """A new hold's audit `changes`: ids and values (its patient by id only)."""
+    fields = ("status", "kind", "patient_id", "expires_at")
+    return {"hold_id": [None, hold.pk], **{name: [None, getattr(hold, name)] for name in fields}}
+
+
 def end_hold(hold, status):
-    """Mark a hold used, released or expired (its slot locked); an offer ends its entry too."""
-    hold.status = status
+    """Mark a hold used, released or expired (its slot locked); an offer ends its entry too.
+    A lapsed hold's entry has no actor: no request ended it, its time did."""
+    from doctor.unit import current_change  # the unit imports this module
+
+    old, hold.status = hold.status, status
     hold.save(update_fields=["status"])
+    if action := HOLD_ENDED.get(status):
+        current_change().audit(
+            action,
+            slot=hold.slot_id,
+            changes={"hold_id": [hold.pk, hold.pk], "status": [old, status]},
+            worker=status == Hold.Status.EXPIRED,
+        )
     if hold.kind == Hold.Kind.OFFER:
         WaitlistEntry.objects.filter(offer=hold, status=WaitlistEntry.Status.OFFERED).update(
             status=ENTRY_AFTER_OFFER[status]
@@ -90,21 +110,28 @@ def end_hold(hold, status):
 
 
 def set_booked(slot, booked):
+    """Flip the locked slot's flags; what changed, as an audit entry's `changes` has it."""
+    old = {"is_booked": slot.is_booked, "is_available": slot.is_available}
     slot.is_booked, slot.is_available = booked, not booked
     slot.save(update_fields=["is_booked", "is_available"])
+    return {f"slot.{name}": [value, getattr(slot, name)] for name, value in old.items()}
 
 
-def unbookable_refusal(slot, hold, patient, *, moving_from=None, lock=True):
+def unbookable_refusal(slot, hold, patient, *, moving_from=None, lock=True, notice=True):
     """Why `patient` may not take the locked `slot` (whose live hold is `hold`), or None:
     the rules, then the booking cap. A move adds no active booking, so it skips the cap.
 
     The cap is counted under the patient's row lock (taken after the slot's), so one
     patient's parallel bookings of different slots queue and each counts the ones
     committed before it; `lock=False` counts without it (judging a waitlist offer).
+    The front desk books without the minimum notice (`notice=False`) for a patient
+    it names: none (not an active patient) is 404, after the slot's refusals.
     """
-    refusal = rules.booking_refusal(slot, hold, patient, moving_from=moving_from)
+    refusal = rules.booking_refusal(slot, hold, patient, moving_from=moving_from, notice=notice)
     if refusal is not None or moving_from is not None:
         return refusal
+    if patient is None:
+        raise NotFound(rules.PATIENT_NOT_FOUND)
     if lock:
         lock_user(patient)
     return rules.booking_cap_refusal(

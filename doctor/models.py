@@ -91,6 +91,11 @@ class Booking(models.Model):
         PATIENT = "patient", "Patient"
         DOCTOR = "doctor", "Doctor"
         STAFF = "staff", "Staff (admin)"
+        DESK = "desk", "Front desk"
+
+    class BookedBy(models.TextChoices):
+        PATIENT = "patient", "Patient"
+        DESK = "desk", "Front desk"
 
     slot = models.ForeignKey(TimeSlot, on_delete=models.CASCADE, related_name="bookings")
     # PROTECT: deleting a patient must not silently leave a slot marked booked.
@@ -104,6 +109,8 @@ class Booking(models.Model):
     cancelled_by = models.CharField(  # noqa: DJ001 -- null: not cancelled, as the reply shows
         max_length=7, choices=CancelledBy.choices, null=True, blank=True
     )
+    # Who made it: the patient, or the front desk for them (a moved booking keeps it).
+    booked_by = models.CharField(max_length=7, choices=BookedBy.choices, default=BookedBy.PATIENT)
     # The booking this one replaced when the patient moved their visit.
     rescheduled_from = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rescheduled_to"

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from doctor.locks import live_hold, unbookable_refusal
+from doctor.locks import hold_created_changes, live_hold, unbookable_refusal
 from doctor.models import Hold, TimeSlot, WaitlistEntry
 from doctor.serializers import waitlist_data
 
@@ -82,5 +82,13 @@ def _make_offer(slot, entry, change):
     )
     entry.status = WaitlistEntry.Status.OFFERED
     entry.save(update_fields=["offer", "status"])
-    change.emit("waitlist.offered", waitlist_data(entry))
+    # No request made the offer (the unit of work did, for whoever freed the slot).
+    change.audit(
+        "hold.created",
+        slot=slot,
+        changes=hold_created_changes(entry.offer),
+        event=waitlist_data(entry),
+        event_type="waitlist.offered",
+        worker=True,
+    )
     return entry

@@ -23,6 +23,7 @@ class BookedSerializer(serializers.Serializer):
     doctor_id = serializers.IntegerField(source="slot.doctor_id")
     user_id = serializers.IntegerField(source="patient_id")
     booking_id = serializers.IntegerField(source="id")
+    booked_by = serializers.CharField()
 
 
 class HeldSerializer(WaitlistOfferSerializer):
@@ -41,6 +42,8 @@ class CancelledSerializer(serializers.Serializer):
     slot_id = serializers.IntegerField()
     status = serializers.CharField()
     cancelled_at = serializers.DateTimeField()
+    cancelled_by = serializers.CharField()
+    booked_by = serializers.CharField()
 
 
 class RescheduledSerializer(serializers.Serializer):
@@ -48,6 +51,7 @@ class RescheduledSerializer(serializers.Serializer):
     booking_id = serializers.IntegerField(source="id")
     slot_id = serializers.IntegerField()
     rescheduled_from = serializers.IntegerField(source="rescheduled_from_id")
+    booked_by = serializers.CharField()
 
 
 class VisitRecordedSerializer(serializers.Serializer):

@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from doctor.clock import clinic_datetime, clinic_now, wall_clock_exists
@@ -44,6 +45,7 @@ OTHER_DOCTOR = "Slot belongs to another doctor"
 TOO_SOON = "Slot is too soon to book"
 TOO_FAR = "Slot is too far ahead to book"
 TOO_MANY_BOOKINGS = "Too many active bookings"
+PATIENT_NOT_FOUND = "Patient not found"
 TOO_LATE_TO_CANCEL = "Too late to cancel"
 VISIT_NOT_STARTED = "Visit has not started"
 VISIT_NOT_COMPLETED = "Visit not completed"
@@ -161,11 +163,12 @@ def starts_within(slot, minutes):
     return clinic_datetime(slot.date, slot.start_time) < timezone.now() + timedelta(minutes=minutes)
 
 
-def booking_window_refusal(slot):
+def booking_window_refusal(slot, *, notice=True):
     """Why the slot's doctor does not let patients book it now, or None. A slot
-    starting exactly min_booking_notice_minutes from now may be booked."""
+    starting exactly min_booking_notice_minutes from now may be booked; the front
+    desk (`notice=False`) is not bound by that notice, only by the horizon."""
     doctor = slot.doctor
-    if starts_within(slot, doctor.min_booking_notice_minutes):
+    if notice and starts_within(slot, doctor.min_booking_notice_minutes):
         return TOO_SOON
     ahead = doctor.max_booking_days_ahead
     if ahead is not None and slot.date > clinic_now().date() + timedelta(days=ahead):
@@ -180,17 +183,18 @@ class InBookingWindow(models.Expression):
     for is_active), so the public list stays one query on its index.
     PostgreSQL compares instants, as slot_started does; SQLite has no time
     zones and compares the clinic's wall clock (the same but across a DST change).
+    `notice=False`: the front desk's window, without the minimum notice.
     """
 
     output_field = models.BooleanField()
     conditional = True
 
-    def __init__(self):
+    def __init__(self, notice=True):
         super().__init__()
         self.columns = [
             F("date"),
             F("start_time"),
-            F("doctor__min_booking_notice_minutes"),
+            F("doctor__min_booking_notice_minutes") if notice else RawSQL("0", ()),
             F("doctor__max_booking_days_ahead"),
         ]
 
@@ -248,22 +252,23 @@ def slot_refusal(slot, hold, patient):
     return None
 
 
-def booking_refusal(slot, hold, patient, *, moving_from=None):
+def booking_refusal(slot, hold, patient, *, moving_from=None, notice=True):
     """The target's refusals shared by booking, holding and rescheduling, in the
     contract's order (the booking cap apart: it counts rows under a lock).
-    `moving_from` is the slot a reschedule leaves: the target must be its doctor's."""
+    `moving_from` is the slot a reschedule leaves: the target must be its doctor's.
+    `notice=False`: the front desk's, without the doctor's minimum notice."""
     refusal = slot_refusal(slot, hold, patient)
     if refusal is None and moving_from is not None and slot.doctor_id != moving_from.doctor_id:
         refusal = OTHER_DOCTOR
-    return refusal or booking_window_refusal(slot)
+    return refusal or booking_window_refusal(slot, notice=notice)
 
 
-def bookable(slots):
+def bookable(slots, *, notice=True):
     """Twin of booking_refusal(slot, live hold, nobody): enabled, free, unheld,
     upcoming, of an active doctor, inside that doctor's booking window."""
     held = live(_related(slots, "holds").objects).filter(slot=OuterRef("pk"))
     free = slots.filter(is_available=True, is_booked=False, doctor__is_active=True)
-    return current(upcoming(free.exclude(Exists(held)))).filter(InBookingWindow())
+    return current(upcoming(free.exclude(Exists(held)))).filter(InBookingWindow(notice))
 
 
 # --- how many visits a patient may have ahead -----------------------------------------------

@@ -193,6 +193,7 @@ class BookingSerializer(serializers.ModelSerializer):
             "cancelled_by",
             "rescheduled_from",
             "slot",
+            "booked_by",
         ]
 
 

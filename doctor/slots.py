@@ -58,6 +58,30 @@ def _refusals(slots, existing, name_each):
     return refusals
 
 
+# A slot's fields in its audit entries (slot.created, slot.updated, slot.deleted).
+AUDITED_FIELDS = ("doctor_id", "date", "start_time", "end_time", "duration", "is_available")
+
+
+def _fields(slot):
+    return {name: getattr(slot, name) for name in AUDITED_FIELDS}
+
+
+def audit_made(change, slots, action="slot.created"):
+    """One entry per new slot. `slot.scheduled` for the slots a schedule or an
+    override makes (schedules/ calls this with that action)."""
+    for slot in slots:
+        change.audit(action, slot=slot, changes={k: [None, v] for k, v in _fields(slot).items()})
+
+
+def audit_removed(change, slot, *, changes=None, action="slot.deleted"):
+    """The entry of a slot deleted (call it before the delete: the row's id goes
+    with it), or retired (`changes` say how). `slot.unscheduled` for a slot a
+    schedule or an override removes (schedules/ calls this with that action)."""
+    if changes is None:
+        changes = {k: [v, None] for k, v in _fields(slot).items()}
+    change.audit(action, slot=slot.pk, changes=changes)
+
+
 def _insert_slots(*, doctor, slots, name_each, skip_taken=False):
     """Insert unsaved slots of `doctor` all or nothing; `name_each` prefixes each
     refusal with its slot's times (a bulk request names its conflicts)."""
@@ -70,6 +94,7 @@ def _insert_slots(*, doctor, slots, name_each, skip_taken=False):
             raise Invalid({"non_field_errors": refusals})
         _check_open_slots(doctor, len(slots))
         created = TimeSlot.objects.bulk_create(slots)
+        audit_made(change, created)
         change.added(doctor, created)
     for slot in created:
         slot.doctor = doctor
@@ -172,9 +197,12 @@ def slot_update(*, slot_id, doctor, date, start_time, end_time, duration=None, i
     with slot_change() as change:
         fields["duration"] = slot_check(slot_id=slot_id, duration=duration, **fields)
         slot = locked_slot(slot_id)
+        old = _fields(slot)
         for name, value in {**fields, "is_available": is_available}.items():
             setattr(slot, name, value)
         slot.save(update_fields=[*fields, "is_available"])
+        changes = {k: [v, getattr(slot, k)] for k, v in old.items() if v != getattr(slot, k)}
+        change.audit("slot.updated", slot=slot, changes=changes)
         change.freed(slot)
     return slot
 
@@ -187,6 +215,11 @@ def slot_toggle(*, slot_id, doctor):
             raise Refused(refusal)
         slot.is_available = not slot.is_available
         slot.save(update_fields=["is_available"])
+        change.audit(
+            "slot.toggled",
+            slot=slot,
+            changes={"is_available": [not slot.is_available, slot.is_available]},
+        )
         slot.doctor = doctor
         if slot.is_available:
             change.freed(slot)
@@ -200,15 +233,18 @@ def slot_delete(*, slot_id, doctor=None):
     its bookings stay, the slot leaves every list and every endpoint. True when
     it was retired, False when it was deleted."""
     mine = {} if doctor is None else {"doctor": doctor}
-    with slot_change():
+    with slot_change() as change:
         slot = locked_slot(slot_id, **mine)
         live_hold(slot)  # a lapsed offer ends its entry before the hold goes with the slot
         if refusal := rules.slot_change_refusal(slot, delete=True):
             raise Refused(refusal)
         if not rules.retires_instead(slot):
+            audit_removed(change, slot)
             slot.delete()
             return False
+        was_available, slot.is_available = slot.is_available, False
         slot.retired_at = timezone.now()
-        slot.is_available = False
         slot.save(update_fields=["retired_at", "is_available"])
+        retired = {"retired_at": [None, slot.retired_at], "is_available": [was_available, False]}
+        audit_removed(change, slot, changes=retired)
         return True

@@ -1,5 +1,6 @@
 from django.urls import path, register_converter
 
+from audit import views as audit_views
 from doctor.serializers import MAX_ID
 from doctor.views import bookings, holds, lists, slots, visits, waitlist
 
@@ -42,6 +43,16 @@ urlpatterns = [
     path("bookings/<id:booking_id>/complete/", visits.complete_booking, name="booking-complete"),
     path("bookings/<id:booking_id>/no-show/", visits.no_show_booking, name="booking-no-show"),
     path("user/bookings/<id:booking_id>/review/", visits.review_booking, name="booking-review"),
+    path(
+        "bookings/<id:booking_id>/history/",
+        audit_views.doctor_booking_history,
+        name="doctor-booking-history",
+    ),
+    path(
+        "user/bookings/<id:booking_id>/history/",
+        audit_views.user_booking_history,
+        name="user-booking-history",
+    ),
     path("list/", lists.doctor_list, name="doctor-list"),
     path("user/timeslots/", lists.user_available_slots, name="available-slots"),
 ]

@@ -29,7 +29,13 @@ def booking_outcome(*, booking_id, doctor, status):
             raise Refused(rules.VISIT_NOT_STARTED)
         booking.status = status
         booking.save(update_fields=["status"])
-        change.emit(f"booking.{status}", booking_data(booking))
+        change.audit(
+            f"booking.{status}",
+            slot=slot,
+            booking=booking,
+            changes={"status": [Booking.Status.BOOKED, status]},
+            event=booking_data(booking),
+        )
     booking.slot = slot
     return booking
 

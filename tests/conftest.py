@@ -70,6 +70,7 @@ def booked_reply(slot, patient, booking):
         "doctor_id": slot.doctor_id,
         "user_id": patient.id,
         "booking_id": booking.id,
+        "booked_by": booking.booked_by,
     }
 
 

@@ -48,6 +48,7 @@ def test_my_bookings_carry_status_times_and_the_full_slot(patient, patient_clien
         "cancelled_by",
         "rescheduled_from",
         "slot",
+        "booked_by",
     }
     assert item["status"] == "booked"
     assert item["cancelled_at"] is None

@@ -97,6 +97,12 @@ DOCUMENTED_PATHS = [
     "/api/profile/calendar/",
     "/api/profile/calendar/reset/",
     "/api/calendar/{token}.ics",
+    "/api/doctor/bookings/{booking_id}/history/",
+    "/api/doctor/user/bookings/{booking_id}/history/",
+    "/api/desk/patients/",
+    "/api/desk/slots/",
+    "/api/desk/bookings/",
+    "/api/desk/bookings/{booking_id}/reschedule/",
 ]
 
 

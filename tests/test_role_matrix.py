@@ -24,7 +24,16 @@ from tests.factories import (
     tomorrow,
 )
 
-ROLES = ["anonymous", "patient", "doctor", "other doctor", "other patient", "admin"]
+ROLES = [
+    "anonymous",
+    "patient",
+    "doctor",
+    "other doctor",
+    "other patient",
+    "admin",
+    "desk",
+    "other desk",
+]
 TABLE = Path(__file__).resolve().parent.parent / "docs" / "roles.md"
 ROW = re.compile(r"^\| (GET|POST|PATCH|DELETE) (/\S+) \|(.+)\|$")
 
@@ -47,14 +56,19 @@ emails = count()
 
 @pytest.fixture
 def world(db):
-    doctor, patient = DoctorFactory(), PatientFactory()
+    doctor, patient, other_doctor = DoctorFactory(), PatientFactory(), DoctorFactory()
+    desk, other_desk = UserFactory(user_type="desk"), UserFactory(user_type="desk")
+    desk.desk_doctors.set([doctor])
+    other_desk.desk_doctors.set([other_doctor])
     world = SimpleNamespace(
         users={
             "patient": patient,
             "doctor": doctor,
-            "other doctor": DoctorFactory(),
+            "other doctor": other_doctor,
             "other patient": PatientFactory(),
             "admin": UserFactory(user_type="admin", is_staff=True, is_superuser=True),
+            "desk": desk,
+            "other desk": other_desk,
         },
         patient=patient,
         feed_token=CalendarFeed.objects.create(user=patient).token,
@@ -101,6 +115,10 @@ def body_for(path, world):
             "date_to": later,
         },
         "/api/doctor/user/bookings/{completed}/review/": {"rating": 5},
+        # A search (GET: the query string) and a walk-in (POST) on one path.
+        "/api/desk/patients/": {"search": "example", "full_name": "Walk In", "phone": "+91 222"},
+        "/api/desk/bookings/": {"slot_id": world.free_slot.id, "patient_id": world.patient.id},
+        "/api/desk/bookings/{booking}/reschedule/": {"slot_id": world.free_slot.id},
         "/api/doctor/timeslots/bulk/": {
             "date": later,
             "start_time": "16:00",
