@@ -247,7 +247,7 @@ class UserProfile(AbstractBaseUser, PermissionsMixin):
         ]
 
     def __str__(self):
-        return f"{self.full_name} <{self.email}>"
+        return f"{self.full_name} <{self.email or 'no email'}>"
 
     def clean(self):
         super().clean()
