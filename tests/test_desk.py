@@ -541,3 +541,36 @@ def test_the_desk_calendar_feed_has_its_doctors_bookings(desk_client, doctor):
     body = desk_client.get(url).content.decode()
     assert f"booking-{mine.pk}@" in body
     assert body.count("BEGIN:VEVENT") == 1
+
+
+# --- queries --------------------------------------------------------------------------------
+
+
+def queries_of(client, url, params=None):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url, params or {}).status_code == 200
+    return len(captured)
+
+
+def test_the_desk_lists_cost_the_same_for_one_row_or_many(desk_client, doctor):
+    day = {"date": tomorrow().isoformat()}
+    BookingFactory(slot__doctor=doctor)
+    TimeSlotFactory(doctor=doctor, start_time=time(8))
+    few = (queries_of(desk_client, BOOKINGS, day), queries_of(desk_client, SLOTS))
+    for hour in range(11, 16):
+        BookingFactory(slot__doctor=doctor, slot__start_time=time(hour), patient=PatientFactory())
+        TimeSlotFactory(doctor=doctor, start_time=time(hour, 30), duration=15)
+    assert (queries_of(desk_client, BOOKINGS, day), queries_of(desk_client, SLOTS)) == few
+
+
+def test_a_desk_booking_adds_one_insert_for_its_audit_entry(desk_client, patient, slot):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert desk_book(desk_client, slot, patient).status_code == 201
+    audit_inserts = [q for q in captured if 'INSERT INTO "audit_auditentry"' in q["sql"]]
+    assert len(audit_inserts) == 1
