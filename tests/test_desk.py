@@ -574,3 +574,14 @@ def test_a_desk_booking_adds_one_insert_for_its_audit_entry(desk_client, patient
         assert desk_book(desk_client, slot, patient).status_code == 201
     audit_inserts = [q for q in captured if 'INSERT INTO "audit_auditentry"' in q["sql"]]
     assert len(audit_inserts) == 1
+
+
+def test_staff_assign_a_desk_users_doctors_in_the_admin(admin_user, desk, doctor):
+    from django.test import Client
+
+    staff = Client()
+    staff.force_login(admin_user)
+    page = staff.get(reverse("admin:accounts_userprofile_change", args=[desk.pk]))
+    assert page.status_code == 200
+    field = page.context["adminform"].form.fields["desk_doctors"]
+    assert list(field.queryset) == [doctor]
