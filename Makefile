@@ -6,7 +6,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 # `make run PORT=8001` serves on 127.0.0.1:8001.
 PORT ?= 8000
 
-.PHONY: run test test-pg lint complexity format schema serve worker migrate clean faults
+.PHONY: run test test-pg lint complexity format schema serve worker migrate clean faults stack
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,12 @@ schema: $(VENV)/.installed-dev
 # throwaway PostgreSQL cluster of its own (needs PostgreSQL 15's binaries; ~1 min).
 faults: $(VENV)/.installed-dev
 	bash .ci/faults
+
+# deploy/ checked (nginx -t, systemd-analyze verify) and run end to end: nginx with
+# TLS, two gunicorns, PgBouncer in transaction pooling, worker and beat (~2 min;
+# installs nginx and pgbouncer with apt when run as root and they are missing).
+stack: $(VENV)/.installed-dev
+	bash .ci/stack
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -811,7 +811,14 @@ def main():
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--db-url", default=common.DEFAULT_DB_URL)
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    # bench/pooling.py: booking and list through PgBouncer against direct, interleaved.
+    parser.add_argument("--via-pgbouncer", action="store_true")
+    parser.add_argument("--pool-rounds", type=int, default=3, help="with --via-pgbouncer")
     args = parser.parse_args()
+    if args.via_pgbouncer:
+        import pooling
+
+        sys.exit(pooling.main(args))
     args.port = free_port(args.port)
     if not 1 <= args.duration <= 60:
         sys.exit("bench: --duration must be 1..60 s (runs are kept bounded)")

@@ -106,6 +106,43 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = 60
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# How DATABASE_URL reaches PostgreSQL: "session" (directly, or a pooler in session
+# mode: a connection is the process's for as long as it is open) or "transaction"
+# (PgBouncer's pool_mode=transaction: each transaction may run on another server
+# connection, so nothing may outlive a transaction; docs/deployment.md, "PgBouncer").
+DATABASE_POOL_MODE = env.str("DATABASE_POOL_MODE", default="") or "session"
+if DATABASE_POOL_MODE not in ("session", "transaction"):
+    raise ImproperlyConfigured(
+        f"DATABASE_POOL_MODE={DATABASE_POOL_MODE!r} is not a pool mode: use 'session' "
+        "(the default: PostgreSQL directly) or 'transaction' (PgBouncer's transaction pooling)."
+    )
+if DATABASE_POOL_MODE == "transaction":
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "DATABASE_POOL_MODE=transaction needs a PostgreSQL DATABASE_URL."
+        )
+    DATABASES["default"].update(
+        # A named cursor (.iterator() on PostgreSQL) lives outside the transaction
+        # that declared it only with its server connection: off, rows come at once.
+        DISABLE_SERVER_SIDE_CURSORS=True,
+        # Connect to PgBouncer per request: it keeps the server connections, and a
+        # process holding a client slot idle would only hold PgBouncer's fd.
+        CONN_MAX_AGE=0,
+        # Nothing is reused, so nothing to check (PgBouncer checks its servers).
+        CONN_HEALTH_CHECKS=False,
+    )
+    # psycopg 3 prepares a statement on its 5th execution; a prepared statement
+    # lives on one server connection, which the next transaction may not get.
+    # (Django's default is already None; a `?prepare_threshold=` in the URL would not be.)
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+    # Django's assume_role is a session-level SET ROLE on connecting: under
+    # transaction pooling it would stay on a server connection other clients get.
+    if DATABASES["default"]["OPTIONS"].get("assume_role"):
+        raise ImproperlyConfigured(
+            "DATABASE_POOL_MODE=transaction cannot use assume_role (a session's SET ROLE): "
+            "connect as the role itself."
+        )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # How long a patient's hold on a slot lasts while they pay.
