@@ -30,14 +30,22 @@ def _take(slot, hold, booking_fields):
     return Booking.objects.create(slot=slot, **booking_fields)
 
 
-def slot_book(*, slot_id, patient):
-    """Book a slot for `patient`."""
+def _visit(doctor, visit_type):
+    """The booking's kind of visit and its fee (the doctor's current one)."""
+    return {"visit_type": visit_type, "fee": rules.visit_fee(doctor, visit_type)}
+
+
+def slot_book(*, slot_id, patient, visit_type=None):
+    """Book a slot for `patient`: a `visit_type` (default: their hold's, else clinic)."""
     with slot_change() as change:
         slot = locked_slot(slot_id)
         hold = live_hold(slot)
-        if refusal := unbookable_refusal(slot, hold, patient):
+        if visit_type is None:
+            mine = hold is not None and hold.patient_id == patient.pk
+            visit_type = hold.visit_type if mine else "clinic"
+        if refusal := unbookable_refusal(slot, hold, patient, visit_type=visit_type):
             raise Refused(refusal)
-        booking = _take(slot, hold, {"patient": patient})
+        booking = _take(slot, hold, {"patient": patient, **_visit(slot.doctor, visit_type)})
         change.emit("booking.created", booking_data(booking))
     return booking
 
@@ -98,8 +106,9 @@ def _still_booked(booking, slots):
     return slots[booking.slot_id]
 
 
-def booking_reschedule(*, booking_id, patient, slot_id):
+def booking_reschedule(*, booking_id, patient, slot_id, visit_type=None):
     """Move `patient`'s active booking to another slot of the same doctor, all or nothing.
+    It keeps its kind of visit and fee, unless it names a `visit_type` (then its current fee).
 
     Both slots are locked in id order, so two moves crossing each other queue
     instead of deadlocking; any refusal leaves the booking and both slots as they were.
@@ -116,13 +125,19 @@ def booking_reschedule(*, booking_id, patient, slot_id):
         if target is None:
             raise SlotNotFound()
         hold = live_hold(target)
-        if refusal := unbookable_refusal(target, hold, patient, moving_from=old_slot):
+        refusal = unbookable_refusal(
+            target, hold, patient, moving_from=old_slot, visit_type=visit_type
+        )
+        if refusal:
             raise Refused(refusal)
+        visit = {"visit_type": booking.visit_type, "fee": booking.fee}
+        if visit_type is not None:
+            visit = _visit(target.doctor, visit_type)
         booking.status = Booking.Status.RESCHEDULED
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["status", "cancelled_at"])
         set_booked(old_slot, False)
-        moved = _take(target, hold, {"patient": patient, "rescheduled_from": booking})
+        moved = _take(target, hold, {"patient": patient, "rescheduled_from": booking, **visit})
         # The new booking is the event's data; the move emits no booking.created.
         change.emit("booking.rescheduled", booking_data(moved))
         change.freed(old_slot, passed_by=patient)

@@ -25,8 +25,9 @@ class SlotNotFound(NotFound):
 
 def _lockable():
     """Every slot endpoint's slots: a retired slot is as missing as a deleted one.
-    Its row is not locked either: nothing may change it any more."""
-    return TimeSlot.objects.current().select_for_update()
+    Its row is not locked either: nothing may change it any more. The doctor's row
+    comes in the same query (read, not locked): the rules read its policy and fees."""
+    return TimeSlot.objects.current().select_related("doctor").select_for_update(of=("self",))
 
 
 def locked_slots(slot_ids):
@@ -94,15 +95,20 @@ def set_booked(slot, booked):
     slot.save(update_fields=["is_booked", "is_available"])
 
 
-def unbookable_refusal(slot, hold, patient, *, moving_from=None, lock=True):
+def unbookable_refusal(slot, hold, patient, *, moving_from=None, lock=True, visit_type=None):
     """Why `patient` may not take the locked `slot` (whose live hold is `hold`), or None:
-    the rules, then the booking cap. A move adds no active booking, so it skips the cap.
+    the rules, then the kind of visit (when named), then the booking cap. A move adds
+    no active booking, so it skips the cap. A slot gone as unfit (rules.gone_unfit)
+    is missing: SlotNotFound.
 
     The cap is counted under the patient's row lock (taken after the slot's), so one
     patient's parallel bookings of different slots queue and each counts the ones
     committed before it; `lock=False` counts without it (judging a waitlist offer).
     """
+    if rules.gone_unfit(slot, hold):
+        raise SlotNotFound()
     refusal = rules.booking_refusal(slot, hold, patient, moving_from=moving_from)
+    refusal = refusal or rules.visit_type_refusal(slot.doctor, visit_type)
     if refusal is not None or moving_from is not None:
         return refusal
     if lock:

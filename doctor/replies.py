@@ -23,6 +23,8 @@ class BookedSerializer(serializers.Serializer):
     doctor_id = serializers.IntegerField(source="slot.doctor_id")
     user_id = serializers.IntegerField(source="patient_id")
     booking_id = serializers.IntegerField(source="id")
+    visit_type = serializers.CharField()
+    fee = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
 
 
 class HeldSerializer(WaitlistOfferSerializer):
@@ -32,7 +34,7 @@ class HeldSerializer(WaitlistOfferSerializer):
     seconds_left = serializers.IntegerField()
 
     class Meta(WaitlistOfferSerializer.Meta):
-        fields = [*WaitlistOfferSerializer.Meta.fields, "seconds_left"]
+        fields = [*WaitlistOfferSerializer.Meta.fields, "seconds_left", "visit_type"]
 
 
 class CancelledSerializer(serializers.Serializer):
@@ -48,6 +50,8 @@ class RescheduledSerializer(serializers.Serializer):
     booking_id = serializers.IntegerField(source="id")
     slot_id = serializers.IntegerField()
     rescheduled_from = serializers.IntegerField(source="rescheduled_from_id")
+    visit_type = serializers.CharField()
+    fee = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
 
 
 class VisitRecordedSerializer(serializers.Serializer):

@@ -56,6 +56,17 @@ ALREADY_WAITING = "Already on the waitlist"
 ENTRY_NOT_FOUND = "Waitlist entry not found"
 RANGE_PASSED = "Must not be before today."
 RETIRED = "Slot is retired"  # the admin's word; the API answers SLOT_NOT_FOUND
+VISIT_TYPE_NOT_OFFERED = "Visit type not offered"
+
+# Who made a slot (TimeSlot.source) and the kinds of visit (Booking.visit_type).
+SOURCES = [("manual", "Made by the doctor"), ("schedule", "Made by the schedule")]
+VISIT_TYPES = [("clinic", "At the clinic"), ("video", "Video call"), ("home", "Home visit")]
+# The doctor's profile field holding each type's fee.
+VISIT_FEE_FIELDS = {
+    "clinic": "consultation_fee",
+    "video": "video_consult_fee",
+    "home": "home_consult_fee",
+}
 
 
 def duration_mismatch(minutes):
@@ -93,6 +104,24 @@ def current(slots):
     """Twin of slot_retired: the slots not retired. A retired slot is missing from
     every list and every slot endpoint, and counts for nothing (overlaps, caps)."""
     return slots.filter(retired_at__isnull=True)
+
+
+# --- a schedule-made slot that no longer fits its schedule -------------------------------
+
+
+def gone_unfit(slot, hold):
+    """A schedule-made slot that no longer fits (`unscheduled_at`) stays only while it is
+    booked or held (`hold`: its live hold, or None); once neither, it counts as gone
+    (not listed, 404 to book or hold) even before the unit of work or the worker
+    removes it."""
+    return slot.unscheduled_at is not None and not slot.is_booked and hold is None
+
+
+def not_gone(slots):
+    """Twin of gone_unfit: the slots that are not gone that way."""
+    held = live(_related(slots, "holds").objects).filter(slot=OuterRef("pk"))
+    gone = Q(unscheduled_at__isnull=False, is_booked=False) & ~Exists(held)
+    return slots.exclude(gone)
 
 
 # --- a slot has started ---------------------------------------------------------------
@@ -263,7 +292,36 @@ def bookable(slots):
     upcoming, of an active doctor, inside that doctor's booking window."""
     held = live(_related(slots, "holds").objects).filter(slot=OuterRef("pk"))
     free = slots.filter(is_available=True, is_booked=False, doctor__is_active=True)
+    # Free and unheld: a slot marked unfit is gone (gone_unfit), so not listed.
+    free = free.filter(unscheduled_at__isnull=True)
     return current(upcoming(free.exclude(Exists(held)))).filter(InBookingWindow())
+
+
+# --- the kinds of visit a doctor offers --------------------------------------------------------
+
+
+def visit_types(doctor):
+    """`clinic` always; `video` with a video fee above 0; `home` when the doctor offers
+    home visits with a home fee above 0."""
+    offered = ["clinic"]
+    if (doctor.video_consult_fee or 0) > 0:
+        offered.append("video")
+    if doctor.home_consultation and (doctor.home_consult_fee or 0) > 0:
+        offered.append("home")
+    return offered
+
+
+def visit_type_refusal(doctor, visit_type):
+    """A booking, hold or move naming a kind of visit the doctor does not offer."""
+    if visit_type is None or visit_type in visit_types(doctor):
+        return None
+    return VISIT_TYPE_NOT_OFFERED
+
+
+def visit_fee(doctor, visit_type):
+    """The doctor's fee for this kind of visit now, 0 when unset (kept by the booking)."""
+    fee = getattr(doctor, VISIT_FEE_FIELDS[visit_type])
+    return 0 if fee is None else fee
 
 
 # --- how many visits a patient may have ahead -----------------------------------------------
@@ -360,6 +418,7 @@ def passed(entries):
 
 class TimeSlotQuerySet(models.QuerySet):
     current = current
+    not_gone = not_gone
     upcoming = upcoming
     with_held = with_held
     bookable = bookable

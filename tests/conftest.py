@@ -70,6 +70,8 @@ def booked_reply(slot, patient, booking):
         "doctor_id": slot.doctor_id,
         "user_id": patient.id,
         "booking_id": booking.id,
+        "visit_type": booking.visit_type,
+        "fee": None if booking.fee is None else float(booking.fee),
     }
 
 

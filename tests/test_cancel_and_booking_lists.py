@@ -48,6 +48,8 @@ def test_my_bookings_carry_status_times_and_the_full_slot(patient, patient_clien
         "cancelled_by",
         "rescheduled_from",
         "slot",
+        "visit_type",
+        "fee",
     }
     assert item["status"] == "booked"
     assert item["cancelled_at"] is None

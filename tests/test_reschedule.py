@@ -42,6 +42,8 @@ def test_a_patient_moves_a_booking_to_another_slot_of_the_doctor(patient_client,
         "booking_id": new.id,
         "slot_id": target.id,
         "rescheduled_from": booking.id,
+        "visit_type": "clinic",
+        "fee": None,
     }
     assert (new.slot, new.patient, new.rescheduled_from) == (target, booking.patient, booking)
     booking.refresh_from_db()
