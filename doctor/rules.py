@@ -117,11 +117,19 @@ def gone_unfit(slot, hold):
     return slot.unscheduled_at is not None and not slot.is_booked and hold is None
 
 
-def not_gone(slots):
-    """Twin of gone_unfit: the slots that are not gone that way."""
+def _gone_unfit_q(slots):
     held = live(_related(slots, "holds").objects).filter(slot=OuterRef("pk"))
-    gone = Q(unscheduled_at__isnull=False, is_booked=False) & ~Exists(held)
-    return slots.exclude(gone)
+    return Q(unscheduled_at__isnull=False, is_booked=False) & ~Exists(held)
+
+
+def unfit_gone(slots):
+    """Twin of gone_unfit: the slots gone that way (the worker removes them)."""
+    return slots.filter(_gone_unfit_q(slots))
+
+
+def not_gone(slots):
+    """The slots that are not gone that way (a doctor's own list)."""
+    return slots.exclude(_gone_unfit_q(slots))
 
 
 # --- a slot has started ---------------------------------------------------------------
@@ -419,6 +427,7 @@ def passed(entries):
 class TimeSlotQuerySet(models.QuerySet):
     current = current
     not_gone = not_gone
+    unfit_gone = unfit_gone
     upcoming = upcoming
     with_held = with_held
     bookable = bookable
