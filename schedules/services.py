@@ -235,8 +235,10 @@ def override_put(*, doctor, date, windows):
     def plan():
         schedule = Schedule.objects.filter(doctor=doctor).first()
         minutes = schedule.slot_minutes if schedule else DEFAULT_SLOT_MINUTES
-        Override.objects.filter(doctor=doctor, date=date).delete()
-        override = Override.objects.create(doctor=doctor, date=date, slot_minutes=minutes)
+        override, _ = Override.objects.update_or_create(
+            doctor=doctor, date=date, defaults={"slot_minutes": minutes}
+        )
+        override.windows.all().delete()
         OverrideWindow.objects.bulk_create(
             OverrideWindow(override=override, **window) for window in windows
         )

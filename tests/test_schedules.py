@@ -611,3 +611,41 @@ def test_a_booking_racing_a_schedule_change_books_it_or_finds_it_gone(doctor):
     remaining = set(TimeSlot.objects.current().values_list("pk", flat=True))
     assert remaining == booked
     assert set(Booking.objects.values_list("slot_id", flat=True)) == booked
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not on_postgres(), reason="needs PostgreSQL: SQLite has no row locks")
+def test_two_rolls_at_once_make_nothing_twice(doctor, frozen):
+    put(client_for(doctor), week((0, "09:00", "10:00"), (1, "09:00", "10:00")))
+    frozen(datetime(2030, 6, 12, 6, 0, tzinfo=UTC))
+
+    made = run_together([roll, roll, roll])
+
+    assert sum(made) == 4
+    assert TimeSlot.objects.count() == 8
+
+
+# --- the rule and its query twin ---------------------------------------------------------------
+
+
+def test_a_kept_slot_is_gone_exactly_when_its_query_twin_says_so(doctor, patient, frozen):
+    from doctor import rules
+
+    kept = dict(source="schedule", unscheduled_at=datetime(2030, 6, 1, tzinfo=UTC))
+    cases = [
+        TimeSlotFactory(doctor=doctor, start_time=time(9, 0), **kept),  # free: gone
+        TimeSlotFactory(doctor=doctor, start_time=time(10, 0), **kept),  # held
+        TimeSlotFactory(
+            doctor=doctor, start_time=time(11, 0), is_booked=True, is_available=False, **kept
+        ),
+        TimeSlotFactory(doctor=doctor, start_time=time(12, 0)),  # not marked
+    ]
+    HoldFactory(slot=cases[1], patient=patient)
+
+    gone = set(TimeSlot.objects.unfit_gone().values_list("pk", flat=True))
+    shown = set(TimeSlot.objects.not_gone().values_list("pk", flat=True))
+
+    for slot in cases:
+        expected = rules.gone_unfit(slot, slot.holds.live().first())
+        assert (slot.pk in gone, slot.pk not in shown) == (expected, expected)
+    assert gone == {cases[0].pk}
