@@ -97,6 +97,9 @@ DOCUMENTED_PATHS = [
     "/api/profile/calendar/",
     "/api/profile/calendar/reset/",
     "/api/calendar/{token}.ics",
+    "/api/doctor/schedule/",
+    "/api/doctor/schedule/overrides/",
+    "/api/doctor/schedule/overrides/{date}/",
 ]
 
 

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from calendars.models import CalendarFeed
+from schedules.models import Override
 from tests.conftest import PASSWORD, bearer
 from tests.factories import (
     BookingFactory,
@@ -26,7 +27,7 @@ from tests.factories import (
 
 ROLES = ["anonymous", "patient", "doctor", "other doctor", "other patient", "admin"]
 TABLE = Path(__file__).resolve().parent.parent / "docs" / "roles.md"
-ROW = re.compile(r"^\| (GET|POST|PATCH|DELETE) (/\S+) \|(.+)\|$")
+ROW = re.compile(r"^\| (GET|POST|PUT|PATCH|DELETE) (/\S+) \|(.+)\|$")
 
 
 def read_matrix():
@@ -63,6 +64,7 @@ def world(db):
         hold=HoldFactory(slot__doctor=doctor, slot__start_time=time(16, 0), patient=patient),
         # On a third doctor's list, so that joining *doctor*'s list is a first join.
         entry=WaitlistEntryFactory(patient=patient),
+        override=Override.objects.create(doctor=doctor, date=tomorrow() + timedelta(days=5)),
     )
     world.booked_slot = world.booking.slot
     # Visits that have started (yesterday's slots): one to record, one completed to review.
@@ -101,6 +103,8 @@ def body_for(path, world):
             "date_to": later,
         },
         "/api/doctor/user/bookings/{completed}/review/": {"rating": 5},
+        "/api/doctor/schedule/": {"slot_minutes": 30, "weeks_ahead": 1, "windows": []},
+        "/api/doctor/schedule/overrides/": {"date": later, "windows": []},
         "/api/doctor/timeslots/bulk/": {
             "date": later,
             "start_time": "16:00",
@@ -129,6 +133,7 @@ def test_role_matrix(world, method, path, role, expected):
         .replace("{visit}", str(world.visit.id))
         .replace("{completed}", str(world.completed.id))
         .replace("{token}", world.feed_token)
+        .replace("{date}", world.override.date.isoformat())
     )
     response = getattr(client, method.lower())(url, body_for(path, world), format="json")
 
