@@ -20,7 +20,6 @@ from accounts.models import (
     refuse_bidi_controls,
     validate_pincode,
 )
-from doctor import rules
 
 
 def camel_case(name):
@@ -200,18 +199,18 @@ class FeeOrZeroField(serializers.Field):
 @extend_schema_field(
     {
         "type": "array",
-        "items": {"type": "string", "enum": [value for value, _ in rules.VISIT_TYPES]},
+        "items": {"type": "string", "enum": ["clinic", "video", "home"]},
         "example": ["clinic", "video"],
     }
 )
 class VisitTypesField(serializers.Field):
-    """The kinds of visit a doctor offers (doctor.rules.visit_types), output only."""
+    """The kinds of visit a doctor offers (UserProfile.visit_types), output only."""
 
     def __init__(self, **kwargs):
         super().__init__(source="*", read_only=True, **kwargs)
 
     def to_representation(self, doctor):
-        return rules.visit_types(doctor)
+        return doctor.visit_types
 
 
 def _doctor_only(fields):

@@ -308,20 +308,10 @@ def bookable(slots):
 # --- the kinds of visit a doctor offers --------------------------------------------------------
 
 
-def visit_types(doctor):
-    """`clinic` always; `video` with a video fee above 0; `home` when the doctor offers
-    home visits with a home fee above 0."""
-    offered = ["clinic"]
-    if (doctor.video_consult_fee or 0) > 0:
-        offered.append("video")
-    if doctor.home_consultation and (doctor.home_consult_fee or 0) > 0:
-        offered.append("home")
-    return offered
-
-
 def visit_type_refusal(doctor, visit_type):
-    """A booking, hold or move naming a kind of visit the doctor does not offer."""
-    if visit_type is None or visit_type in visit_types(doctor):
+    """A booking, hold or move naming a kind of visit the doctor does not offer
+    (the profile's `visit_types`: clinic always, video and home by their fees)."""
+    if visit_type is None or visit_type in doctor.visit_types:
         return None
     return VISIT_TYPE_NOT_OFFERED
 

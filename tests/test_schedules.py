@@ -557,6 +557,21 @@ def test_the_roll_catches_up_after_days_without_a_run(doctor, doctor_client, fro
     assert roll() == 4  # next Monday and Wednesday
 
 
+def test_a_doctor_over_the_cap_is_not_rolled_and_the_others_are(
+    doctor, other_doctor, doctor_client, frozen, settings
+):
+    put(doctor_client, week((0, "09:00", "10:00")))
+    put(client_for(other_doctor), week((0, "09:00", "09:30")))
+    TimeSlotFactory(doctor=doctor, date=MONDAY + timedelta(days=3))
+    settings.MAX_OPEN_SLOTS_PER_DOCTOR = 2
+    frozen(datetime(2030, 6, 11, 6, 0, tzinfo=UTC))
+
+    assert roll() == 1  # the other doctor's Monday
+
+    assert Schedule.objects.get(doctor=doctor).made_through == MONDAY + timedelta(days=6)
+    assert times(doctor, MONDAY + timedelta(weeks=1)) == []
+
+
 def test_made_slots_are_offered_to_the_waitlist(doctor, doctor_client):
     entry = WaitlistEntryFactory(doctor=doctor, date_from=MONDAY, date_to=MONDAY)
 
