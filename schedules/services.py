@@ -105,9 +105,10 @@ def sync(change, doctor, plan, *, first, last):
     # Again, now that the doctor's row serializes: with any made meanwhile.
     mine = list(days.filter(source="schedule").select_for_update().order_by("pk"))
     others = days.exclude(source="schedule").only("id", "date", "start_time", "end_time")
-    held = set(
-        Hold.objects.live().filter(slot__in=[s.pk for s in mine]).values_list("slot_id", flat=True)
-    )
+    held = set()
+    if mine:
+        live = Hold.objects.live().filter(slot__in=[s.pk for s in mine])
+        held = set(live.values_list("slot_id", flat=True))
     by_day = defaultdict(list)
     for slot in [*mine, *others]:
         by_day[slot.date].append(slot)
@@ -293,24 +294,23 @@ def roll(today=None):
     Doctors go in id order, ROLL_BATCH to a commit, so two workers queue
     instead of deadlocking, and a thousand doctors cost twenty commits."""
     today = today or clinic_now().date()
-    due = []
-    for pk, weeks, made_through in Schedule.objects.order_by("pk").values_list(
-        "pk", "weeks_ahead", "made_through"
-    ):
-        if made_through is None or made_through < today + timedelta(days=7 * weeks - 1):
-            due.append(pk)
+    due = [
+        schedule
+        for schedule in Schedule.objects.select_related("doctor").order_by("pk")
+        if schedule.made_through is None
+        or schedule.made_through < today + timedelta(days=7 * schedule.weeks_ahead - 1)
+    ]
     made = 0
     for start in range(0, len(due), ROLL_BATCH):
         with transaction.atomic():
-            made += sum(roll_one(pk, today) for pk in due[start : start + ROLL_BATCH])
+            made += sum(roll_one(schedule, today) for schedule in due[start : start + ROLL_BATCH])
     return made
 
 
-def roll_one(schedule_id, today):
-    """Roll one schedule's horizon (see roll); the number of slots made."""
-    schedule = Schedule.objects.filter(pk=schedule_id).select_related("doctor").first()
-    if schedule is None:
-        return 0
+def roll_one(schedule, today):
+    """Roll one schedule's horizon (see roll; `schedule` as read before any lock, with
+    its doctor); the number of slots made."""
+    schedule_id = schedule.pk
     end = today + timedelta(days=7 * schedule.weeks_ahead - 1)
 
     def first_day(made_through):
