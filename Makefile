@@ -84,7 +84,7 @@ lint: $(VENV)/.installed-dev
 
 # Fails when any function is above cyclomatic complexity 10 (radon grade C or
 # worse); radon lists the offenders but exits 0 itself, hence the check on its output.
-COMPLEX_PATHS := accounts calendars config doctor events idempotency listcache notifications bench drills audit desk
+COMPLEX_PATHS := accounts calendars config doctor events idempotency listcache notifications bench drills audit desk schedules
 complexity: $(VENV)/.installed-dev
 	@out=$$($(BIN)/radon cc -n C -s $(COMPLEX_PATHS)) || exit 1; \
 	if [ -n "$$out" ]; then \

@@ -258,6 +258,18 @@ class UserProfile(AbstractBaseUser, PermissionsMixin):
         return self.user_type == UserType.DOCTOR
 
     @property
+    def visit_types(self):
+        """The kinds of visit a doctor offers (contract Part 5): `clinic` always,
+        `video` with a video fee above 0, `home` when home visits are offered with a
+        home fee above 0. doctor.rules judges a booking's `visit_type` by it."""
+        offered = ["clinic"]
+        if (self.video_consult_fee or 0) > 0:
+            offered.append("video")
+        if self.home_consultation and (self.home_consult_fee or 0) > 0:
+            offered.append("home")
+        return offered
+
+    @property
     def is_patient(self):
         return self.user_type == UserType.USER
 

@@ -37,7 +37,7 @@ SNAKE_CASE = {camel: snake for snake, camel in CAMEL_CASE.items()}
 # The doctor page sends the address as deliveryAddress: one field, two names.
 PROFILE_SPELLING = {**CAMEL_CASE, "deliveryAddress": "address", "delivery_address": "address"}
 # The names the doctor page keeps after saving (contract Part 5): in doctors' replies only.
-DOCTOR_REPLY_KEYS = ("experience", "hospital", "licenseNumber")
+DOCTOR_REPLY_KEYS = ("experience", "hospital", "licenseNumber", "visitTypes")
 DOCTOR_KEYS = {
     *DOCTOR_FIELDS,
     *(CAMEL_CASE.get(name, name) for name in DOCTOR_FIELDS),
@@ -204,6 +204,23 @@ class FeeOrZeroField(serializers.Field):
         return 0 if fee is None else fee
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": ["clinic", "video", "home"]},
+        "example": ["clinic", "video"],
+    }
+)
+class VisitTypesField(serializers.Field):
+    """The kinds of visit a doctor offers (UserProfile.visit_types), output only."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, doctor):
+        return doctor.visit_types
+
+
 def _doctor_only(fields):
     """Doctor keys appear on doctors' profiles only: not required in the schema
     (drf-spectacular marks every read-only field required)."""
@@ -292,6 +309,7 @@ class ProfileSerializer(serializers.ModelSerializer):
     licenseNumber = serializers.CharField(source="medical_license", required=False)
     # A desk user's doctors (ids), on desk users' profiles only.
     deskDoctors = DeskDoctorsField(required=False)
+    visitTypes = VisitTypesField(required=False)
 
     class Meta:
         model = UserProfile

@@ -29,6 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import common
+import schedule_bench
 
 HERE = Path(__file__).resolve().parent
 AVAILABLE = "/api/doctor/user/timeslots/"
@@ -814,11 +815,17 @@ def main():
     # bench/pooling.py: booking and list through PgBouncer against direct, interleaved.
     parser.add_argument("--via-pgbouncer", action="store_true")
     parser.add_argument("--pool-rounds", type=int, default=3, help="with --via-pgbouncer")
+    parser.add_argument(
+        "--schedules", action="store_true", help="only the weekly schedules' bench (issue 20)"
+    )
     args = parser.parse_args()
     if args.via_pgbouncer:
         import pooling
 
         sys.exit(pooling.main(args))
+    if args.schedules:
+        schedule_bench.main()
+        return
     args.port = free_port(args.port)
     if not 1 <= args.duration <= 60:
         sys.exit("bench: --duration must be 1..60 s (runs are kept bounded)")
@@ -841,6 +848,8 @@ def main():
     if "Traceback" in log:
         print("\nbench: gunicorn logged errors:\n" + log[-3000:], file=sys.stderr)
     print_report(info, results, args)
+    # Its own database, so its own process (Django is set up on the load bench's here).
+    subprocess.run([sys.executable, str(HERE / "schedule_bench.py")], check=False)
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "results": results}, indent=1))
 

@@ -50,6 +50,15 @@ def event_uid(booking):
     return f"booking-{booking.pk}@{settings.CALENDAR_UID_DOMAIN}"
 
 
+VISIT_NAMES = {"clinic": "Clinic visit", "video": "Video visit", "home": "Home visit"}
+
+
+def visit_description(booking):
+    """The kind of visit and its fee as the booking keeps them (no fee kept: none shown)."""
+    text = VISIT_NAMES[booking.visit_type]
+    return text if booking.fee is None else f"{text}, fee {booking.fee}"
+
+
 def booking_event(booking, for_doctor):
     slot = booking.slot
     if for_doctor:
@@ -57,7 +66,7 @@ def booking_event(booking, for_doctor):
     else:
         # Never the patient's name: the slot's other bookings are not theirs to see.
         summary = f"Visit with {plain_text(slot.doctor.full_name)}"
-    return Event.new(
+    event = Event.new(
         uid=event_uid(booking),
         start=clinic_datetime(slot.date, slot.start_time),
         end=clinic_datetime(slot.date, slot.end_time),
@@ -66,8 +75,16 @@ def booking_event(booking, for_doctor):
         sequence=event_sequence(booking.status),
         status=event_status(booking.status),
         summary=summary,
-        location=plain_text(slot.doctor.clinic_address) or None,
+        description=visit_description(booking),
+        # A video visit happens nowhere: no clinic address on it.
+        location=None
+        if booking.visit_type == "video"
+        else plain_text(slot.doctor.clinic_address) or None,
     )
+    event.add("X-QUICKMED-VISIT-TYPE", booking.visit_type)
+    if booking.fee is not None:
+        event.add("X-QUICKMED-FEE", str(booking.fee))
+    return event
 
 
 def feed_document(user, bookings):

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "notifications",
     "audit",
     "desk",
+    "schedules",
 ]
 
 MIDDLEWARE = [
@@ -277,6 +278,18 @@ CELERY_BEAT_SCHEDULE = {
     # Lapsed holds and waitlist offers pass their slots on "within a minute".
     "waitlist-pass-on": {
         "task": "doctor.tasks.pass_on_lapsed_holds",
+        "schedule": env.float("WAITLIST_SWEEP_SECONDS", default=30.0),
+    },
+    # The weekly schedules' horizon rolls once a day: each run after the clinic's
+    # midnight makes the day that entered it (schedules/services.py roll).
+    "schedule-roll": {
+        "task": "schedules.tasks.roll_horizons",
+        "schedule": env.float("SCHEDULE_ROLL_SECONDS", default=3600.0),
+    },
+    # A schedule slot kept for its patient and then let go by a lapsed hold goes
+    # "within a minute".
+    "schedule-unfit-sweep": {
+        "task": "schedules.tasks.sweep_unfit_slots",
         "schedule": env.float("WAITLIST_SWEEP_SECONDS", default=30.0),
     },
     # Idempotency-Keys past IDEMPOTENCY_TTL_SECONDS, deleted in bounded batches.

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("accounts.urls")),
+    path("api/doctor/schedule/", include("schedules.urls")),
     path("api/doctor/", include("doctor.urls")),
     path("api/desk/", include("desk.urls")),
     path("api/", include("calendars.urls")),

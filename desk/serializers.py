@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from accounts.models import LINE_VALIDATORS, UserProfile, refuse_bidi_controls
-from doctor.serializers import MAX_ID, IsoDateField
+from doctor.serializers import MAX_ID, IsoDateField, VisitTypeSerializer
 
 MIN_SEARCH = 3  # fewer characters would match half the patients
 
@@ -24,7 +24,9 @@ class WalkInSerializer(serializers.Serializer):
     )
 
 
-class DeskBookingSerializer(serializers.Serializer):
+class DeskBookingSerializer(VisitTypeSerializer):
+    """A slot to book for a patient; `visit_type` as for the patient's own booking."""
+
     slot_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     patient_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 

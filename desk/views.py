@@ -178,6 +178,7 @@ def _book(request):
         slot_id=data["slot_id"],
         patient=services.patients(pk=data["patient_id"]).first(),
         desk=request.user,
+        visit_type=data.get("visit_type"),
     )
     booking = Booking.objects.select_related("slot__doctor", "patient").get(pk=booking.pk)
     return Response(DoctorBookingSerializer(booking).data, status=status.HTTP_201_CREATED)

@@ -85,12 +85,12 @@ class RetiredFilter(admin.SimpleListFilter):
 @admin.register(TimeSlot)
 class TimeSlotAdmin(admin.ModelAdmin):
     form = TimeSlotAdminForm
-    list_display = (*SLOT_FIELDS, "is_booked", "retired_at")
-    list_filter = (RetiredFilter, "date", "is_available", "is_booked")
+    list_display = (*SLOT_FIELDS, "is_booked", "source", "retired_at")
+    list_filter = (RetiredFilter, "date", "is_available", "is_booked", "source")
     date_hierarchy = "date"
     search_fields = ("doctor__full_name", "doctor__email")
     list_select_related = ("doctor",)
-    readonly_fields = ("is_booked", "retired_at")
+    readonly_fields = ("is_booked", "source", "unscheduled_at", "retired_at")
     # Our delete_selected below replaces the site-wide action of that name.
     actions = ["delete_selected"]
 
@@ -193,11 +193,13 @@ class BookingAdmin(SlotRowAdmin):
         "slot_label",
         "patient",
         "status",
+        "visit_type",
+        "fee",
         "created_at",
         "cancelled_at",
         "cancelled_by",
     )
-    list_filter = ("status", "cancelled_by", "created_at")
+    list_filter = ("status", "visit_type", "cancelled_by", "created_at")
     actions = ["cancel_bookings"]
 
     def has_cancel_permission(self, request):
@@ -227,6 +229,7 @@ class HoldAdmin(SlotRowAdmin):
         "patient",
         "kind",
         "status",
+        "visit_type",
         "live",
         "created_at",
         "expires_at",

@@ -24,7 +24,7 @@ from doctor.serializers import booking_data
 from doctor.unit import slot_change
 
 # A new booking's fields in its audit entry (ids and values: no personal data).
-CREATED_FIELDS = ("status", "patient_id", "booked_by")
+CREATED_FIELDS = ("status", "patient_id", "booked_by", "visit_type", "fee")
 
 
 def _take(slot, hold, booking_fields):
@@ -37,6 +37,8 @@ def _take(slot, hold, booking_fields):
     flags = set_booked(slot, True)
     booking = Booking.objects.create(slot=slot, **booking_fields)
     made = {name: [None, getattr(booking, name)] for name in CREATED_FIELDS}
+    if booking.fee is not None:  # a JSON number, as the replies give it
+        made["fee"] = [None, float(booking.fee)]
     if booking.rescheduled_from_id:
         made["rescheduled_from"] = [None, booking.rescheduled_from_id]
     return booking, {**made, **flags, **used}
@@ -47,16 +49,32 @@ def _served(desk):
     return {} if desk is None else {"doctor_id__in": desk.desk_doctor_ids()}
 
 
-def slot_book(*, slot_id, patient, desk=None):
-    """Book a slot for `patient`; `desk`, the desk user booking for them (`patient`
-    None: not an active patient, 404 after the slot's refusals)."""
+def _visit(doctor, visit_type):
+    """The booking's kind of visit and its fee (the doctor's current one)."""
+    return {"visit_type": visit_type, "fee": rules.visit_fee(doctor, visit_type)}
+
+
+def slot_book(*, slot_id, patient, desk=None, visit_type=None):
+    """Book a slot for `patient`: a `visit_type` (default: their hold's, else clinic);
+    `desk`, the desk user booking for them (`patient` None: not an active patient,
+    404 after the slot's refusals)."""
     with slot_change() as change:
         slot = locked_slot(slot_id, **_served(desk))
         hold = live_hold(slot)
-        if refusal := unbookable_refusal(slot, hold, patient, notice=desk is None):
+        if visit_type is None:
+            mine = hold is not None and patient is not None and hold.patient_id == patient.pk
+            visit_type = hold.visit_type if mine else "clinic"
+        refusal = unbookable_refusal(
+            slot, hold, patient, notice=desk is None, visit_type=visit_type
+        )
+        if refusal:
             raise Refused(refusal)
         booked_by = Booking.BookedBy.PATIENT if desk is None else Booking.BookedBy.DESK
-        booking, changes = _take(slot, hold, {"patient": patient, "booked_by": booked_by})
+        booking, changes = _take(
+            slot,
+            hold,
+            {"patient": patient, "booked_by": booked_by, **_visit(slot.doctor, visit_type)},
+        )
         change.audit(
             "booking.created",
             slot=slot,
@@ -155,9 +173,10 @@ def _movable(booking_id, patient, desk):
     return booking
 
 
-def booking_reschedule(*, booking_id, slot_id, patient=None, desk=None):
+def booking_reschedule(*, booking_id, slot_id, patient=None, desk=None, visit_type=None):
     """Move `patient`'s active booking to another slot of the same doctor, all or nothing;
-    or, for `desk`, a booking on its doctors' slots, without either notice.
+    or, for `desk`, a booking on its doctors' slots, without either notice. It keeps
+    its kind of visit and fee, unless it names a `visit_type` (then its current fee).
 
     Both slots are locked in id order, so two moves crossing each other queue
     instead of deadlocking; any refusal leaves the booking and both slots as they were.
@@ -173,10 +192,18 @@ def booking_reschedule(*, booking_id, slot_id, patient=None, desk=None):
             raise SlotNotFound()
         hold = live_hold(target)
         refusal = unbookable_refusal(
-            target, hold, booking.patient, moving_from=old_slot, notice=desk is None
+            target,
+            hold,
+            booking.patient,
+            moving_from=old_slot,
+            notice=desk is None,
+            visit_type=visit_type,
         )
         if refusal:
             raise Refused(refusal)
+        visit = {"visit_type": booking.visit_type, "fee": booking.fee}
+        if visit_type is not None:
+            visit = _visit(target.doctor, visit_type)
         booking.status = Booking.Status.RESCHEDULED
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["status", "cancelled_at"])
@@ -188,6 +215,7 @@ def booking_reschedule(*, booking_id, slot_id, patient=None, desk=None):
                 "patient": booking.patient,
                 "rescheduled_from": booking,
                 "booked_by": booking.booked_by,
+                **visit,
             },
         )
         # The old booking's entry carries the move's event (the new booking its data);

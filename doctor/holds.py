@@ -29,27 +29,29 @@ class _OwnHoldMoved(Exception):
     """The patient's own holds changed between the read and the locks."""
 
 
-def hold_place(*, slot_id, patient):
+def hold_place(*, slot_id, patient, visit_type=None):
     """Keep a slot for `patient` for HOLD_SECONDS; (hold, created).
 
     The patient's own live hold (or waitlist offer) on the slot comes back
     unchanged (never extended); their hold on another slot is released, so a
     patient keeps one slot at a time, and that slot passes to its waitlist.
-    Offers are apart: holding releases none.
+    Offers are apart: holding releases none. The hold keeps `visit_type` (default
+    clinic) for the booking made from it; holding again never changes it.
     """
+    visit_type = visit_type or "clinic"
     for _ in range(HOLD_ATTEMPTS - 1):
         try:
-            return _hold(slot_id, patient)
+            return _hold(slot_id, patient, visit_type)
         except _OwnHoldMoved:
             continue
-    return _hold(slot_id, patient, last_attempt=True)
+    return _hold(slot_id, patient, visit_type, last_attempt=True)
 
 
 def _own_holds(patient):
     return Hold.objects.filter(patient=patient, status=Hold.Status.ACTIVE, kind=Hold.Kind.HOLD)
 
 
-def _hold(slot_id, patient, *, last_attempt=False):
+def _hold(slot_id, patient, visit_type, *, last_attempt=False):
     """One attempt of hold_place. The slots of the patient's previous holds are locked
     with this one, in id order, so each released hold passes its slot on under that
     slot's lock. A hold placed by the same patient meanwhile (two at once) is found
@@ -64,11 +66,13 @@ def _hold(slot_id, patient, *, last_attempt=False):
             return hold, False
         # The cap is counted under the patient's row lock: one patient, one hold,
         # their holds change only under that lock, so they are read again below it.
-        if refusal := unbookable_refusal(slot, hold, patient):
+        if refusal := unbookable_refusal(slot, hold, patient, visit_type=visit_type):
             raise Refused(refusal)
         expires_at = _expiry(slot, patient)
         _end_own_holds(patient, slots, change, last_attempt=last_attempt)
-        hold = Hold.objects.create(slot=slot, patient=patient, expires_at=expires_at)
+        hold = Hold.objects.create(
+            slot=slot, patient=patient, expires_at=expires_at, visit_type=visit_type
+        )
         change.audit("hold.created", slot=slot, changes=hold_created_changes(hold))
         return hold, True
 

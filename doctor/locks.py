@@ -25,8 +25,9 @@ class SlotNotFound(NotFound):
 
 def _lockable():
     """Every slot endpoint's slots: a retired slot is as missing as a deleted one.
-    Its row is not locked either: nothing may change it any more."""
-    return TimeSlot.objects.current().select_for_update()
+    Its row is not locked either: nothing may change it any more. The doctor's row
+    comes in the same query (read, not locked): the rules read its policy and fees."""
+    return TimeSlot.objects.current().select_related("doctor").select_for_update(of=("self",))
 
 
 def locked_slots(slot_ids):
@@ -85,7 +86,7 @@ HOLD_ENDED = {Hold.Status.RELEASED: "hold.released", Hold.Status.EXPIRED: "hold.
 
 def hold_created_changes(hold):
     """A new hold's audit `changes`: ids and values (its patient by id only)."""
-    fields = ("status", "kind", "patient_id", "expires_at")
+    fields = ("status", "kind", "patient_id", "expires_at", "visit_type")
     return {"hold_id": [None, hold.pk], **{name: [None, getattr(hold, name)] for name in fields}}
 
 
@@ -117,9 +118,13 @@ def set_booked(slot, booked):
     return {f"slot.{name}": [value, getattr(slot, name)] for name, value in old.items()}
 
 
-def unbookable_refusal(slot, hold, patient, *, moving_from=None, lock=True, notice=True):
+def unbookable_refusal(
+    slot, hold, patient, *, moving_from=None, lock=True, notice=True, visit_type=None
+):
     """Why `patient` may not take the locked `slot` (whose live hold is `hold`), or None:
-    the rules, then the booking cap. A move adds no active booking, so it skips the cap.
+    the rules, then the kind of visit (when named), then the booking cap. A move adds
+    no active booking, so it skips the cap. A slot gone as unfit (rules.gone_unfit)
+    is missing: SlotNotFound.
 
     The cap is counted under the patient's row lock (taken after the slot's), so one
     patient's parallel bookings of different slots queue and each counts the ones
@@ -127,7 +132,10 @@ def unbookable_refusal(slot, hold, patient, *, moving_from=None, lock=True, noti
     The front desk books without the minimum notice (`notice=False`) for a patient
     it names: none (not an active patient) is 404, after the slot's refusals.
     """
+    if rules.gone_unfit(slot, hold):
+        raise SlotNotFound()
     refusal = rules.booking_refusal(slot, hold, patient, moving_from=moving_from, notice=notice)
+    refusal = refusal or rules.visit_type_refusal(slot.doctor, visit_type)
     if refusal is not None or moving_from is not None:
         return refusal
     if patient is None:

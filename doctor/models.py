@@ -27,6 +27,12 @@ class TimeSlot(models.Model):
     # row stays for its bookings, but the slot leaves every list and every
     # slot endpoint answers 404 for it (rules.retires_instead, locks.locked_slot).
     retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Who made it: the doctor (one at a time, or a bulk run) or their weekly
+    # schedule / a date override (schedules/).
+    source = models.CharField(max_length=8, choices=rules.SOURCES, default="manual")
+    # Set on a schedule-made slot that no longer fits its schedule while booked or
+    # held: it stays for its patient, and goes once freed (rules.gone_unfit).
+    unscheduled_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = rules.TimeSlotQuerySet.as_manager()
 
@@ -115,6 +121,10 @@ class Booking(models.Model):
     rescheduled_from = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rescheduled_to"
     )
+    # The kind of visit, and the doctor's fee for it on the day it was booked (a
+    # later fee change does not alter it); null for bookings made before fees were kept.
+    visit_type = models.CharField(max_length=6, choices=rules.VISIT_TYPES, default="clinic")
+    fee = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
 
     objects = rules.BookingQuerySet.as_manager()
 
@@ -169,6 +179,8 @@ class Hold(models.Model):
     # An offer is made to a waiting patient (doctor.services.offer_freed_slot) and
     # lasts OFFER_SECONDS; it is apart from the one-hold-per-patient rule.
     kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.HOLD)
+    # The visit the patient means to book; the booking made from the hold takes it.
+    visit_type = models.CharField(max_length=6, choices=rules.VISIT_TYPES, default="clinic")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
 

@@ -24,6 +24,8 @@ class BookedSerializer(serializers.Serializer):
     user_id = serializers.IntegerField(source="patient_id")
     booking_id = serializers.IntegerField(source="id")
     booked_by = serializers.CharField()
+    visit_type = serializers.CharField()
+    fee = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
 
 
 class HeldSerializer(WaitlistOfferSerializer):
@@ -33,7 +35,7 @@ class HeldSerializer(WaitlistOfferSerializer):
     seconds_left = serializers.IntegerField()
 
     class Meta(WaitlistOfferSerializer.Meta):
-        fields = [*WaitlistOfferSerializer.Meta.fields, "seconds_left"]
+        fields = [*WaitlistOfferSerializer.Meta.fields, "seconds_left", "visit_type"]
 
 
 class CancelledSerializer(serializers.Serializer):
@@ -52,6 +54,8 @@ class RescheduledSerializer(serializers.Serializer):
     slot_id = serializers.IntegerField()
     rescheduled_from = serializers.IntegerField(source="rescheduled_from_id")
     booked_by = serializers.CharField()
+    visit_type = serializers.CharField()
+    fee = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
 
 
 class VisitRecordedSerializer(serializers.Serializer):

@@ -58,6 +58,17 @@ ALREADY_WAITING = "Already on the waitlist"
 ENTRY_NOT_FOUND = "Waitlist entry not found"
 RANGE_PASSED = "Must not be before today."
 RETIRED = "Slot is retired"  # the admin's word; the API answers SLOT_NOT_FOUND
+VISIT_TYPE_NOT_OFFERED = "Visit type not offered"
+
+# Who made a slot (TimeSlot.source) and the kinds of visit (Booking.visit_type).
+SOURCES = [("manual", "Made by the doctor"), ("schedule", "Made by the schedule")]
+VISIT_TYPES = [("clinic", "At the clinic"), ("video", "Video call"), ("home", "Home visit")]
+# The doctor's profile field holding each type's fee.
+VISIT_FEE_FIELDS = {
+    "clinic": "consultation_fee",
+    "video": "video_consult_fee",
+    "home": "home_consult_fee",
+}
 
 
 def duration_mismatch(minutes):
@@ -95,6 +106,32 @@ def current(slots):
     """Twin of slot_retired: the slots not retired. A retired slot is missing from
     every list and every slot endpoint, and counts for nothing (overlaps, caps)."""
     return slots.filter(retired_at__isnull=True)
+
+
+# --- a schedule-made slot that no longer fits its schedule -------------------------------
+
+
+def gone_unfit(slot, hold):
+    """A schedule-made slot that no longer fits (`unscheduled_at`) stays only while it is
+    booked or held (`hold`: its live hold, or None); once neither, it counts as gone
+    (not listed, 404 to book or hold) even before the unit of work or the worker
+    removes it."""
+    return slot.unscheduled_at is not None and not slot.is_booked and hold is None
+
+
+def _gone_unfit_q(slots):
+    held = live(_related(slots, "holds").objects).filter(slot=OuterRef("pk"))
+    return Q(unscheduled_at__isnull=False, is_booked=False) & ~Exists(held)
+
+
+def unfit_gone(slots):
+    """Twin of gone_unfit: the slots gone that way (the worker removes them)."""
+    return slots.filter(_gone_unfit_q(slots))
+
+
+def not_gone(slots):
+    """The slots that are not gone that way (a doctor's own list)."""
+    return slots.exclude(_gone_unfit_q(slots))
 
 
 # --- a slot has started ---------------------------------------------------------------
@@ -268,7 +305,26 @@ def bookable(slots, *, notice=True):
     upcoming, of an active doctor, inside that doctor's booking window."""
     held = live(_related(slots, "holds").objects).filter(slot=OuterRef("pk"))
     free = slots.filter(is_available=True, is_booked=False, doctor__is_active=True)
+    # Free and unheld: a slot marked unfit is gone (gone_unfit), so not listed.
+    free = free.filter(unscheduled_at__isnull=True)
     return current(upcoming(free.exclude(Exists(held)))).filter(InBookingWindow(notice))
+
+
+# --- the kinds of visit a doctor offers --------------------------------------------------------
+
+
+def visit_type_refusal(doctor, visit_type):
+    """A booking, hold or move naming a kind of visit the doctor does not offer
+    (the profile's `visit_types`: clinic always, video and home by their fees)."""
+    if visit_type is None or visit_type in doctor.visit_types:
+        return None
+    return VISIT_TYPE_NOT_OFFERED
+
+
+def visit_fee(doctor, visit_type):
+    """The doctor's fee for this kind of visit now, 0 when unset (kept by the booking)."""
+    fee = getattr(doctor, VISIT_FEE_FIELDS[visit_type])
+    return 0 if fee is None else fee
 
 
 # --- how many visits a patient may have ahead -----------------------------------------------
@@ -365,6 +421,8 @@ def passed(entries):
 
 class TimeSlotQuerySet(models.QuerySet):
     current = current
+    not_gone = not_gone
+    unfit_gone = unfit_gone
     upcoming = upcoming
     with_held = with_held
     bookable = bookable

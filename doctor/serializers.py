@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.models import UserProfile, UserType
-from accounts.serializers import FeeOrZeroField
+from accounts.serializers import FeeOrZeroField, VisitTypesField
 from doctor import rules
 from doctor.clock import clinic_now
 from doctor.models import Booking, Hold, Review, TimeSlot, WaitlistEntry
@@ -108,6 +108,7 @@ class DoctorCardSerializer(DoctorMiniSerializer):
     rating = RatingField()
     reviewCount = serializers.IntegerField(source="review_count")
     patients = serializers.IntegerField()
+    visitTypes = VisitTypesField()
 
     class Meta(DoctorMiniSerializer.Meta):
         fields = DoctorMiniSerializer.Meta.fields + [
@@ -127,6 +128,7 @@ class DoctorCardSerializer(DoctorMiniSerializer):
             "rating",
             "reviewCount",
             "patients",
+            "visitTypes",
         ]
 
 
@@ -141,6 +143,8 @@ class TimeSlotSerializer(ShapedOutput, serializers.ModelSerializer):
     # Copies under the names the React client reads (contract, Part 3).
     isAvailable = serializers.BooleanField(source="is_available", read_only=True)
     isBooked = serializers.BooleanField(source="is_booked", read_only=True)
+    # `manual` or `schedule` (Part 5); a CharField, so list rows render as they are.
+    source = serializers.CharField(read_only=True)
 
     class Meta:
         model = TimeSlot
@@ -156,10 +160,11 @@ class TimeSlotSerializer(ShapedOutput, serializers.ModelSerializer):
             "is_booked",
             "isAvailable",
             "isBooked",
+            "source",
         ]
         # The doctor is always the caller; the flags change only through
-        # toggle, book and cancel.
-        read_only_fields = ["doctor", "is_available", "is_booked"]
+        # toggle, book and cancel; a slot made through the API is manual.
+        read_only_fields = ["doctor", "is_available", "is_booked", "source"]
         list_serializer_class = ShapeListSerializer
 
 
@@ -182,6 +187,7 @@ class BookingSerializer(serializers.ModelSerializer):
     """A booking as its patient sees it."""
 
     slot = TimeSlotSerializer(read_only=True)
+    fee = serializers.DecimalField(max_digits=10, decimal_places=2, read_only=True, allow_null=True)
 
     class Meta:
         model = Booking
@@ -194,6 +200,8 @@ class BookingSerializer(serializers.ModelSerializer):
             "rescheduled_from",
             "slot",
             "booked_by",
+            "visit_type",
+            "fee",
         ]
 
 
@@ -254,8 +262,16 @@ class ReviewSerializer(serializers.ModelSerializer):
         fields = ["rating", "comment"]
 
 
-class RescheduleSerializer(serializers.Serializer):
-    """Where to move a booking: a slot of the same doctor."""
+class VisitTypeSerializer(serializers.Serializer):
+    """The optional body of book and hold: the kind of visit (default: clinic, or
+    for a booking, the type of the caller's hold on the slot)."""
+
+    visit_type = serializers.ChoiceField(choices=rules.VISIT_TYPES, required=False)
+
+
+class RescheduleSerializer(VisitTypeSerializer):
+    """Where to move a booking: a slot of the same doctor; naming a `visit_type`
+    changes the booking's type (and fee, to that type's current one)."""
 
     slot_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 

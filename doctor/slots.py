@@ -14,7 +14,7 @@ from config.errors import Invalid, Refused
 from doctor import rules
 from doctor.locks import live_hold, lock_user, locked_slot, taken
 from doctor.models import TimeSlot
-from doctor.unit import slot_change
+from doctor.unit import audit_made, audit_removed, slot_change, slot_fields
 
 MAX_BULK_SLOTS = 500
 NOTHING_FITS = "No slot of that duration fits on the chosen days."
@@ -56,30 +56,6 @@ def _refusals(slots, existing, name_each):
         if refusal is not None:
             refusals.append(f"{_label(slot)}: {refusal}" if name_each else refusal)
     return refusals
-
-
-# A slot's fields in its audit entries (slot.created, slot.updated, slot.deleted).
-AUDITED_FIELDS = ("doctor_id", "date", "start_time", "end_time", "duration", "is_available")
-
-
-def _fields(slot):
-    return {name: getattr(slot, name) for name in AUDITED_FIELDS}
-
-
-def audit_made(change, slots, action="slot.created"):
-    """One entry per new slot. `slot.scheduled` for the slots a schedule or an
-    override makes (schedules/ calls this with that action)."""
-    for slot in slots:
-        change.audit(action, slot=slot, changes={k: [None, v] for k, v in _fields(slot).items()})
-
-
-def audit_removed(change, slot, *, changes=None, action="slot.deleted"):
-    """The entry of a slot deleted (call it before the delete: the row's id goes
-    with it), or retired (`changes` say how). `slot.unscheduled` for a slot a
-    schedule or an override removes (schedules/ calls this with that action)."""
-    if changes is None:
-        changes = {k: [v, None] for k, v in _fields(slot).items()}
-    change.audit(action, slot=slot.pk, changes=changes)
 
 
 def _insert_slots(*, doctor, slots, name_each, skip_taken=False):
@@ -197,7 +173,7 @@ def slot_update(*, slot_id, doctor, date, start_time, end_time, duration=None, i
     with slot_change() as change:
         fields["duration"] = slot_check(slot_id=slot_id, duration=duration, **fields)
         slot = locked_slot(slot_id)
-        old = _fields(slot)
+        old = slot_fields(slot)
         for name, value in {**fields, "is_available": is_available}.items():
             setattr(slot, name, value)
         slot.save(update_fields=[*fields, "is_available"])

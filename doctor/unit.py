@@ -23,11 +23,40 @@ from django.utils import timezone
 
 from audit.actor import current_actor
 from audit.models import AuditEntry
+from doctor import rules
+from doctor.locks import live_hold
+from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
 from doctor.offers import offer_freed_slot, offer_new_slots
 from events.services import event_emit
 from listcache.services import bump_after_commit
 
 _current = ContextVar("slot_change", default=None)
+
+
+# A slot's fields in its audit entries (slot.created, slot.updated, slot.deleted).
+AUDITED_FIELDS = ("doctor_id", "date", "start_time", "end_time", "duration", "is_available")
+
+
+def slot_fields(slot):
+    return {name: getattr(slot, name) for name in AUDITED_FIELDS}
+
+
+def audit_made(change, slots, action="slot.created"):
+    """One entry per new slot. `slot.scheduled` for the slots a schedule or an
+    override makes (Change.scheduled)."""
+    for slot in slots:
+        change.audit(
+            action, slot=slot, changes={k: [None, v] for k, v in slot_fields(slot).items()}
+        )
+
+
+def audit_removed(change, slot, *, changes=None, action="slot.deleted"):
+    """The entry of a slot deleted (call it before the delete: the row's id goes
+    with it), or retired (`changes` say how). `slot.unscheduled` for a slot a
+    schedule or an override removes (Change.unscheduled)."""
+    if changes is None:
+        changes = {k: [v, None] for k, v in slot_fields(slot).items()}
+    change.audit(action, slot=slot.pk, changes=changes)
 
 
 class Change:
@@ -75,8 +104,70 @@ class Change:
         if slots:
             self._added.append((doctor, slots))
 
+    def scheduled(self, doctor, slots, *, refit=()):
+        """Slots a weekly schedule or a date override makes (unsaved, source
+        `schedule`): one bulk insert, then offered as any new slot. `refit`: its
+        kept slots (see unscheduled) that fit again, which lose their mark.
+        Every slot the schedules write goes through here or unscheduled()."""
+        created = TimeSlot.objects.bulk_create(slots)
+        audit_made(self, created, action="slot.scheduled")
+        if refit:
+            TimeSlot.objects.filter(pk__in=[slot.pk for slot in refit]).update(unscheduled_at=None)
+        for slot in created:
+            slot.doctor = doctor
+        self.added(doctor, created)
+        return created
+
+    def unscheduled(self, slots, *, kept=()):
+        """Schedule-made `slots` (locked, free: neither booked nor held) that no
+        longer fit: removed, retired when they have a history (rules.retires_instead)
+        and deleted otherwise, in one statement each. `kept`: booked or held ones
+        that no longer fit either; they are marked, and go once freed (_finish)."""
+        now = timezone.now()
+        if kept:
+            marked = [slot.pk for slot in kept if slot.unscheduled_at is None]
+            TimeSlot.objects.filter(pk__in=marked).update(unscheduled_at=now)
+        ids = [slot.pk for slot in slots]
+        if not ids:
+            return
+        # A lapsed hold (or offer) on a removed slot ends as expired, its entry too.
+        lapsed = Hold.objects.filter(slot_id__in=ids, status=Hold.Status.ACTIVE)
+        for hold_id, slot_id in lapsed.values_list("pk", "slot_id"):
+            expired = [Hold.Status.ACTIVE, Hold.Status.EXPIRED]
+            changes = {"hold_id": [hold_id, hold_id], "status": expired}
+            self.audit("hold.lapsed", slot=slot_id, changes=changes, worker=True)
+        WaitlistEntry.objects.filter(offer__in=lapsed, status=WaitlistEntry.Status.OFFERED).update(
+            status=WaitlistEntry.Status.EXPIRED
+        )
+        lapsed.update(status=Hold.Status.EXPIRED)
+        history = set(Booking.objects.filter(slot_id__in=ids).values_list("slot_id", flat=True))
+        for slot in slots:
+            retired = {"retired_at": [None, now], "is_available": [slot.is_available, False]}
+            retired = retired if slot.pk in history else None
+            audit_removed(self, slot, changes=retired, action="slot.unscheduled")
+        if history:
+            TimeSlot.objects.filter(pk__in=history).update(
+                retired_at=now, is_available=False, unscheduled_at=now
+            )
+        doomed = set(ids) - history
+        # Their past holds go with them (as slot_delete's cascade does): few rows. Then
+        # nothing refers to the slots, and one DELETE removes them all, where the
+        # cascade's collector would send one per 100 rows.
+        Hold.objects.filter(slot_id__in=doomed).delete()
+        TimeSlot.objects.filter(pk__in=doomed)._raw_delete(TimeSlot.objects.db)
+
+    def gone(self, slot):
+        """A freed schedule-made slot that no longer fits goes instead of being offered
+        (True when it went); the periodic sweep asks this too (schedules.services)."""
+        if slot.unscheduled_at is None or not rules.gone_unfit(slot, live_hold(slot)):
+            return False
+        self.unscheduled([slot])
+        return True
+
     def _finish(self):
         for slot, passed_by in self._freed:
+            if self.gone(slot):
+                continue
             if entry := offer_freed_slot(slot, self, passed_by=passed_by):
                 self.offered.append(entry)
         for doctor, slots in self._added:

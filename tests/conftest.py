@@ -71,6 +71,8 @@ def booked_reply(slot, patient, booking):
         "user_id": patient.id,
         "booking_id": booking.id,
         "booked_by": booking.booked_by,
+        "visit_type": booking.visit_type,
+        "fee": None if booking.fee is None else float(booking.fee),
     }
 
 

@@ -13,8 +13,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from doctor import services
 from doctor.models import Booking, Hold, TimeSlot
-from doctor.slots import audit_made, audit_removed
-from doctor.unit import slot_change
+from doctor.unit import audit_made, audit_removed, slot_change
 from events.models import Event
 from tests.conftest import client_for
 from tests.factories import (
@@ -54,6 +53,8 @@ def test_a_booking_writes_one_booking_created_by_its_patient(patient, patient_cl
         "status": [None, "booked"],
         "patient_id": [None, patient.pk],
         "booked_by": [None, "patient"],
+        "visit_type": [None, "clinic"],
+        "fee": [None, float(slot.doctor.consultation_fee)],
         "slot.is_booked": [False, True],
         "slot.is_available": [True, False],
     }

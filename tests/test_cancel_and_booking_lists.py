@@ -49,6 +49,8 @@ def test_my_bookings_carry_status_times_and_the_full_slot(patient, patient_clien
         "rescheduled_from",
         "slot",
         "booked_by",
+        "visit_type",
+        "fee",
     }
     assert item["status"] == "booked"
     assert item["cancelled_at"] is None

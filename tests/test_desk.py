@@ -476,6 +476,8 @@ def test_the_desk_moves_a_booking_inside_both_notices(clock, desk, desk_client, 
         "slot_id": target.pk,
         "rescheduled_from": old.pk,
         "booked_by": "patient",
+        "visit_type": "clinic",
+        "fee": None,
     }
     assert (moved.patient, moved.booked_by, moved.slot) == (patient, "patient", target)
     actions = [(e.action, e.actor_id, e.booking_id) for e in AuditEntry.objects.all()]

@@ -99,6 +99,7 @@ def test_it_lists_slots_in_the_contract_shape(doctor, doctor_client):
         "is_booked": False,
         "isAvailable": True,
         "isBooked": False,
+        "source": "manual",
         "is_held": False,
     }
 

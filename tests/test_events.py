@@ -597,6 +597,8 @@ def test_webhook_deliveries_go_to_a_queue_of_their_own_the_periodic_tasks_to_the
         "events.tasks.sweep",
         "idempotency.tasks.purge_expired_keys",
         "notifications.tasks.send_reminders",
+        "schedules.tasks.roll_horizons",
+        "schedules.tasks.sweep_unfit_slots",
     ]
     assert {queue(task) for task in periodic} == {default}
 

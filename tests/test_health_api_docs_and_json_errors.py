@@ -103,6 +103,9 @@ DOCUMENTED_PATHS = [
     "/api/desk/slots/",
     "/api/desk/bookings/",
     "/api/desk/bookings/{booking_id}/reschedule/",
+    "/api/doctor/schedule/",
+    "/api/doctor/schedule/overrides/",
+    "/api/doctor/schedule/overrides/{date}/",
 ]
 
 

@@ -47,6 +47,7 @@ def test_a_patient_holds_a_free_slot(patient, patient_client, slot):
         "slot_id": slot.id,
         "expires_at": body["expires_at"],
         "seconds_left": 300,
+        "visit_type": "clinic",
     }
     assert datetime.fromisoformat(body["expires_at"]) == held.expires_at
     assert (held.slot, held.patient, held.status) == (slot, patient, "active")

@@ -121,7 +121,11 @@ class JourneyMachine(ServiceMachine):
     def a_slot_has_at_most_one_owner(self):
         now = self.clock.now
         owners = TimeSlot.objects.annotate(
-            live=Count("holds", filter=Q(holds__status="active", holds__expires_at__gt=now)),
+            live=Count(
+                "holds",
+                filter=Q(holds__status="active", holds__expires_at__gt=now),
+                distinct=True,  # joined with the bookings: each hold once
+            ),
             active=Count("bookings", filter=Q(bookings__status="booked"), distinct=True),
         ).values_list("id", "live", "active", "is_booked")
         for slot_id, live, active, is_booked in owners:

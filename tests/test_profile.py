@@ -85,7 +85,18 @@ def doctor_profile(doctor, **changes):
         "experience": "" if years is None else str(years),
         "hospital": profile["clinicAddress"],
         "licenseNumber": profile["medicalLicense"],
+        "visitTypes": offered_visit_types(profile),
     }
+
+
+def offered_visit_types(profile):
+    """Contract Part 5: clinic always, video and home when their fees are above 0."""
+    types = ["clinic"]
+    if float(profile.get("videoConsultFee") or 0) > 0:
+        types.append("video")
+    if profile.get("homeConsultation") and float(profile.get("homeConsultFee") or 0) > 0:
+        types.append("home")
+    return types
 
 
 def token_not_valid(message):

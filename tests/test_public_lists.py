@@ -62,6 +62,7 @@ def test_a_doctor_card_carries_both_key_sets(api_client):
         "rating": None,
         "reviewCount": 0,
         "patients": 0,
+        "visitTypes": ["clinic"],
     }
 
 

@@ -43,6 +43,8 @@ def test_a_patient_moves_a_booking_to_another_slot_of_the_doctor(patient_client,
         "slot_id": target.id,
         "rescheduled_from": booking.id,
         "booked_by": "patient",
+        "visit_type": "clinic",
+        "fee": None,
     }
     assert (new.slot, new.patient, new.rescheduled_from) == (target, booking.patient, booking)
     booking.refresh_from_db()

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from calendars.models import CalendarFeed
+from schedules.models import Override
 from tests.conftest import PASSWORD, bearer
 from tests.factories import (
     BookingFactory,
@@ -35,7 +36,7 @@ ROLES = [
     "other desk",
 ]
 TABLE = Path(__file__).resolve().parent.parent / "docs" / "roles.md"
-ROW = re.compile(r"^\| (GET|POST|PATCH|DELETE) (/\S+) \|(.+)\|$")
+ROW = re.compile(r"^\| (GET|POST|PUT|PATCH|DELETE) (/\S+) \|(.+)\|$")
 
 
 def read_matrix():
@@ -77,6 +78,7 @@ def world(db):
         hold=HoldFactory(slot__doctor=doctor, slot__start_time=time(16, 0), patient=patient),
         # On a third doctor's list, so that joining *doctor*'s list is a first join.
         entry=WaitlistEntryFactory(patient=patient),
+        override=Override.objects.create(doctor=doctor, date=tomorrow() + timedelta(days=5)),
     )
     world.booked_slot = world.booking.slot
     # Visits that have started (yesterday's slots): one to record, one completed to review.
@@ -119,6 +121,8 @@ def body_for(path, world):
         "/api/desk/patients/": {"search": "example", "full_name": "Walk In", "phone": "+91 222"},
         "/api/desk/bookings/": {"slot_id": world.free_slot.id, "patient_id": world.patient.id},
         "/api/desk/bookings/{booking}/reschedule/": {"slot_id": world.free_slot.id},
+        "/api/doctor/schedule/": {"slot_minutes": 30, "weeks_ahead": 1, "windows": []},
+        "/api/doctor/schedule/overrides/": {"date": later, "windows": []},
         "/api/doctor/timeslots/bulk/": {
             "date": later,
             "start_time": "16:00",
@@ -147,6 +151,7 @@ def test_role_matrix(world, method, path, role, expected):
         .replace("{visit}", str(world.visit.id))
         .replace("{completed}", str(world.completed.id))
         .replace("{token}", world.feed_token)
+        .replace("{date}", world.override.date.isoformat())
     )
     response = getattr(client, method.lower())(url, body_for(path, world), format="json")
 

@@ -259,7 +259,8 @@ def test_the_slot_lists_read_only_the_columns_the_json_shows():
     doctor = ["full_name", "specialization", "years_of_experience", "consultation_fee"]
     expected = [
         "id", "doctor_id", "date", "start_time", "end_time", "duration", "is_available",
-        "is_booked", "doctor__clinic_address", *(f"doctor__{column}" for column in doctor),
+        "is_booked", "source", "doctor__clinic_address",
+        *(f"doctor__{column}" for column in doctor),
     ]  # fmt: skip
     assert sorted(slot_row_columns()) == sorted(expected)
 

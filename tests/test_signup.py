@@ -19,6 +19,7 @@ from tests.conftest import (
     snapshot,
 )
 from tests.factories import DoctorFactory, PatientFactory
+from tests.test_profile import offered_visit_types
 
 STRONG_PASSWORD = "Wq7!mountain-lamp"
 UNSET_DOCTOR_KEYS = {
@@ -208,6 +209,7 @@ def doctor_reply_names(shown):
         "experience": str(shown["yearsOfExperience"]),
         "hospital": shown["clinicAddress"],
         "licenseNumber": "",
+        "visitTypes": offered_visit_types(shown),
     }
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('doctor', '0010_waitlist_expired_label'),
+        ('doctor', '0011_visit_types_and_source'),
     ]
 
     operations = [

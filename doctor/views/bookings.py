@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.decorators import api_view, permission_classes, throttle_classes, throttle_scope
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.response import Response
 
 from accounts.permissions import IsDoctor, IsPatient
@@ -23,20 +24,40 @@ from doctor import services
 from doctor.models import Booking
 from doctor.pagination import list_response
 from doctor.replies import BookedSerializer, CancelledSerializer, RescheduledSerializer
-from doctor.serializers import BookingSerializer, DoctorBookingSerializer, RescheduleSerializer
+from doctor.serializers import (
+    BookingSerializer,
+    DoctorBookingSerializer,
+    RescheduleSerializer,
+    VisitTypeSerializer,
+)
 from doctor.views import patient_step
 from idempotency.decorators import idempotent
 
 
+def visit_type_of(request):
+    """The optional `visit_type` of a book or hold body (none: no body, or `{}`).
+    These steps took no body before Part 5, so a body of a media type the API does
+    not parse (a client's empty form post) still means "no body", as it did."""
+    try:
+        data = request.data
+    except UnsupportedMediaType:
+        return None
+    serializer = VisitTypeSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data.get("visit_type")
+
+
 @extend_schema(
-    request=None,
+    request=VisitTypeSerializer,
     parameters=[IDEMPOTENCY_KEY],
     responses={200: BookedSerializer, **SLOT_STEP_REFUSALS},
 )
 @patient_step
 def book_slot(request, slot_id):
-    """Book a slot for the calling patient."""
-    booking = services.slot_book(slot_id=slot_id, patient=request.user)
+    """Book a slot for the calling patient, optionally naming the kind of visit
+    (`visit_type`: default the caller's hold's, else `clinic`)."""
+    visit_type = visit_type_of(request)
+    booking = services.slot_book(slot_id=slot_id, patient=request.user, visit_type=visit_type)
     return Response(BookedSerializer(booking).data)
 
 

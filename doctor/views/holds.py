@@ -9,13 +9,15 @@ from accounts.permissions import IsPatient
 from config.openapi import IDEMPOTENCY_KEY, MESSAGE, ROLE_REFUSALS, SLOT_STEP_REFUSALS
 from doctor import services
 from doctor.replies import HeldSerializer
+from doctor.serializers import VisitTypeSerializer
 from doctor.views import patient_step
+from doctor.views.bookings import visit_type_of
 
 HOLD_NOT_FOUND = OpenApiResponse(MESSAGE, description='`{"message": "Hold not found"}`.')
 
 
 @extend_schema(
-    request=None,
+    request=VisitTypeSerializer,
     parameters=[IDEMPOTENCY_KEY],
     responses={
         201: HeldSerializer,
@@ -30,7 +32,9 @@ def hold_slot(request, slot_id):
     A hold is never extended: a new hold on a slot the caller held within the last
     hour ends when the first of those did, and once that has passed the answer is
     400 `{"message": "Slot was held recently"}` (booking it stays possible)."""
-    hold, created = services.hold_place(slot_id=slot_id, patient=request.user)
+    hold, created = services.hold_place(
+        slot_id=slot_id, patient=request.user, visit_type=visit_type_of(request)
+    )
     return Response(
         HeldSerializer(hold).data,
         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

@@ -68,7 +68,7 @@ from idempotency.decorators import idempotent
 def doctor_timeslots(request):
     """The caller's own slots (GET), or add one (POST)."""
     if request.method == "GET":
-        slots = TimeSlot.objects.current().filter(doctor=request.user).with_held()
+        slots = TimeSlot.objects.current().not_gone().filter(doctor=request.user).with_held()
         slots = filtered(OwnSlotFilter, request, slots).order_by("date", "start_time", "id")
         return list_response(
             request, slots.values(*slot_row_columns(OwnSlotSerializer)), OwnSlotSerializer
