@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from config.errors import Invalid, Refused
 from doctor import rules
-from doctor.locks import live_hold, lock_user, locked_slot, taken
+from doctor.locks import SlotNotFound, live_hold, lock_user, locked_slot, taken
 from doctor.models import TimeSlot
 from doctor.unit import audit_made, audit_removed, slot_change, slot_fields
 
@@ -187,6 +187,9 @@ def slot_toggle(*, slot_id, doctor):
     """Flip a free slot's availability; a booked slot is never re-opened here."""
     with slot_change() as change:
         slot = locked_slot(slot_id, doctor=doctor)
+        # A schedule-made slot that no longer fits and was let go is gone already.
+        if slot.unscheduled_at is not None and rules.gone_unfit(slot, live_hold(slot)):
+            raise SlotNotFound()
         if refusal := rules.slot_change_refusal(slot):
             raise Refused(refusal)
         slot.is_available = not slot.is_available

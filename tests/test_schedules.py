@@ -260,6 +260,20 @@ def test_a_lapsed_hold_on_a_kept_slot_makes_it_gone_at_once(
     assert not TimeSlot.objects.filter(pk=slot.pk).exists()
 
 
+def test_a_kept_slot_gone_by_a_lapsed_hold_cannot_be_toggled(
+    doctor, doctor_client, patient_client, frozen
+):
+    put(doctor_client, week((0, "09:00", "09:30")))
+    slot = schedule_slot(doctor)
+    hold(patient_client, slot)
+    put(doctor_client, week())
+    frozen.move(minutes=6)
+
+    response = doctor_client.patch(reverse("slot-toggle", args=[slot.pk]))
+
+    assert (response.status_code, response.json()) == (404, GONE)
+
+
 def test_the_lapsed_hold_pass_on_removes_a_kept_slot_too(doctor, doctor_client, patient, frozen):
     put(doctor_client, week((0, "09:00", "09:30")))
     slot = schedule_slot(doctor)
