@@ -212,10 +212,14 @@ class FeeOrZeroField(serializers.Field):
     }
 )
 class VisitTypesField(serializers.Field):
-    """The kinds of visit a doctor offers (UserProfile.visit_types), output only."""
+    """The kinds of visit a doctor offers (UserProfile.visit_types), output only.
+
+    `read_only` is left off on purpose: drf-spectacular marks every read-only field
+    required, and a patient's profile has no `visitTypes` (as with the other doctor
+    keys, _doctor_only). The serializers holding it are never given input."""
 
     def __init__(self, **kwargs):
-        super().__init__(source="*", read_only=True, **kwargs)
+        super().__init__(source="*", **kwargs)
 
     def to_representation(self, doctor):
         return doctor.visit_types
@@ -281,8 +285,8 @@ class PincodeField(serializers.CharField):
 
 @extend_schema_field({"type": "array", "items": {"type": "integer"}})
 class DeskDoctorsField(serializers.Field):
-    """The ids of a desk user's doctors, in id order (output only; no query for
-    anyone else, whose profile drops the key)."""
+    """The ids of a desk user's doctors, in id order (output only; anyone else's
+    profile has `[]`, read without a query, so the reply has one shape for all)."""
 
     def __init__(self, **kwargs):
         super().__init__(source="*", read_only=True, **kwargs)
@@ -321,8 +325,6 @@ class ProfileSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if not instance.is_desk:
-            data.pop("deskDoctors")
         if not instance.is_doctor:
             return {key: value for key, value in data.items() if key not in DOCTOR_KEYS}
         return data

@@ -95,7 +95,7 @@ ROLE_REFUSALS = {401: UNAUTHENTICATED, 403: FORBIDDEN}
 # The refusals of a patient's step on a slot (book, hold): the slot's rules, the
 # booking throttle, the role, and the Idempotency-Key's own.
 SLOT_STEP_REFUSALS = {
-    400: MESSAGE,
+    400: FIELD_ERRORS,  # a refusal's message, or the body's errors (visit_type)
     404: SLOT_NOT_FOUND,
     429: THROTTLED,
     **ROLE_REFUSALS,

@@ -1,5 +1,6 @@
 """A doctor's weekly schedule and date overrides (contract Part 5)."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, permission_classes, throttle_classes, throttle_scope
@@ -22,7 +23,7 @@ from schedules.serializers import (
 )
 
 TOO_MANY_OPEN = OpenApiResponse(
-    MESSAGE,
+    OpenApiTypes.OBJECT,
     description='Field errors, or `{"message": "Too many open slots"}` when the change would '
     "leave the doctor more open future slots than MAX_OPEN_SLOTS_PER_DOCTOR; nothing changes.",
 )

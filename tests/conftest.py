@@ -59,6 +59,7 @@ PERSONAL_UNSET = {
     "dateOfBirth": None,
     "emergencyContact": "",
     "profilePhoto": None,
+    "deskDoctors": [],  # a desk user's doctors; every other profile has none
 }
 
 

@@ -87,9 +87,9 @@ def test_a_desk_profile_shows_its_doctors(desk, doctor, desk_client):
     assert reply["deskDoctors"] == [doctor.pk, other.pk]
 
 
-def test_other_profiles_have_no_desk_doctors(patient_client, doctor_client):
-    assert "deskDoctors" not in patient_client.get(reverse("profile")).json()
-    assert "deskDoctors" not in doctor_client.get(reverse("profile")).json()
+def test_other_profiles_have_an_empty_desk_doctors_list(patient_client, doctor_client):
+    assert patient_client.get(reverse("profile")).json()["deskDoctors"] == []
+    assert doctor_client.get(reverse("profile")).json()["deskDoctors"] == []
 
 
 DESK_CALLS = [

@@ -313,3 +313,15 @@ def test_the_schema_lets_a_reply_say_gender_is_unset(client):
     gender = schema["components"]["schemas"]["Profile"]["properties"]["gender"]
 
     assert {"$ref": "#/components/schemas/BlankEnum"} in gender["oneOf"]
+
+
+def test_the_schema_requires_no_doctor_key_of_a_patients_profile(client):
+    """A patient's profile has no doctor keys (visitTypes included): the reply's
+    schema may not require them, or every patient's reply would be outside it."""
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    profile = schema["components"]["schemas"]["Profile"]
+
+    assert "visitTypes" in profile["properties"]
+    assert not {"visitTypes", "experience", "consultationFee"} & set(profile["required"])
+    assert "deskDoctors" in profile["required"]  # every profile has it ([] but a desk's)
