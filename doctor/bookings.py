@@ -12,6 +12,7 @@ from doctor.locks import (
     SlotNotFound,
     end_hold,
     live_hold,
+    lock_patient_with_live_hold,
     locked_slot,
     locked_slots,
     set_booked,
@@ -34,8 +35,9 @@ def slot_book(*, slot_id, patient):
     """Book a slot for `patient`."""
     with slot_change() as change:
         slot = locked_slot(slot_id)
-        hold = live_hold(slot)
-        if refusal := unbookable_refusal(slot, hold, patient):
+        # Slot, then patient (the lock order), the hold read with the patient's lock.
+        hold = lock_patient_with_live_hold(slot, patient)
+        if refusal := unbookable_refusal(slot, hold, patient, lock="held"):
             raise Refused(refusal)
         booking = _take(slot, hold, {"patient": patient})
         change.emit("booking.created", booking_data(booking))
@@ -79,7 +81,7 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
         booking.save(update_fields=["status", "cancelled_at", "cancelled_by"])
         set_booked(slot, False)
         change.emit("booking.cancelled", booking_data(booking))
-        change.freed(slot, passed_by=booking.patient)
+        change.freed(slot, passed_by=booking.patient_id)  # the id: no read of the row
     booking.slot = slot
     return booking
 

@@ -10,6 +10,7 @@ IMMEDIATE transaction mode in settings serializes writers.
 from collections import defaultdict
 
 from django.contrib.auth import get_user_model
+from django.db.models import Subquery
 
 from config.errors import NotFound
 from doctor import rules
@@ -25,8 +26,10 @@ class SlotNotFound(NotFound):
 
 def _lockable():
     """Every slot endpoint's slots: a retired slot is as missing as a deleted one.
-    Its row is not locked either: nothing may change it any more."""
-    return TimeSlot.objects.current().select_for_update()
+    Its row is not locked either: nothing may change it any more. The doctor comes
+    in the same statement (the rules read their window and is_active), read, not
+    locked (of=self): user rows are locked after slots, by lock_user."""
+    return TimeSlot.objects.current().select_related("doctor").select_for_update(of=("self",))
 
 
 def locked_slots(slot_ids):
@@ -59,12 +62,38 @@ def taken(doctor, dates):
     return found
 
 
+def lock_patient_with_live_hold(slot, patient):
+    """Lock the patient's row and read the locked `slot`'s live hold, in ONE statement
+    (the hold's columns ride on the user row as subqueries); the hold, or None.
+
+    Safe in one statement although the lock may wait: the subqueries read with the
+    statement's snapshot, taken after the slot's lock was granted, and a slot's
+    holds change only under that lock. (The booking count is NOT read here: it
+    changes under the patient's lock, so it is read after this statement.)"""
+    holds = Hold.objects.filter(slot=slot, status=Hold.Status.ACTIVE).order_by("pk")
+    columns = {name: Subquery(holds.values(name)[:1]) for name in HOLD_COLUMNS}
+    users = get_user_model().objects.select_for_update().filter(pk=patient.pk)
+    row = users.values(**{f"hold_{name}": column for name, column in columns.items()}).first()
+    if row is None or row["hold_id"] is None:
+        return None
+    hold = Hold(slot=slot, **{name: row[f"hold_{name}"] for name in HOLD_COLUMNS})
+    hold._state.adding, hold._state.db = False, users.db
+    return _unless_lapsed(hold)
+
+
+HOLD_COLUMNS = ("id", "patient_id", "status", "kind", "created_at", "expires_at")
+
+
 def live_hold(slot):
     """The slot's live hold, or None; a lapsed one is marked expired on the way.
 
     Call with the slot locked: holds of a slot change only under its lock.
     """
-    hold = slot.holds.filter(status=Hold.Status.ACTIVE).first()
+    return _unless_lapsed(slot.holds.filter(status=Hold.Status.ACTIVE).first())
+
+
+def _unless_lapsed(hold):
+    """`hold`, or None when it is None or lapsed (then marked expired on the way)."""
     if hold is not None and not hold.is_live:
         end_hold(hold, Hold.Status.EXPIRED)
         return None
@@ -100,12 +129,13 @@ def unbookable_refusal(slot, hold, patient, *, moving_from=None, lock=True):
 
     The cap is counted under the patient's row lock (taken after the slot's), so one
     patient's parallel bookings of different slots queue and each counts the ones
-    committed before it; `lock=False` counts without it (judging a waitlist offer).
+    committed before it; `lock="held"`: the caller holds that lock already
+    (lock_patient_with_live_hold); `lock=False` counts without it (judging a waitlist offer).
     """
     refusal = rules.booking_refusal(slot, hold, patient, moving_from=moving_from)
     if refusal is not None or moving_from is not None:
         return refusal
-    if lock:
+    if lock is True:
         lock_user(patient)
     return rules.booking_cap_refusal(
         Booking.objects.filter(patient=patient).active_future().count()
