@@ -16,7 +16,9 @@ from pathlib import Path
 from time import perf_counter, process_time
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+# The application the bench runs: this checkout, or (bench/booking.py's baseline)
+# another ref's checkout, named by BENCH_APP_ROOT.
+ROOT = Path(os.environ.get("BENCH_APP_ROOT") or Path(__file__).resolve().parent.parent)
 DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/quickmed_bench"
 FORBIDDEN_DBS = {"test", "test_test", "postgres", "template0", "template1"}
 

@@ -28,6 +28,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import booking
 import common
 
 HERE = Path(__file__).resolve().parent
@@ -811,6 +812,15 @@ def main():
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--db-url", default=common.DEFAULT_DB_URL)
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--baseline",
+        default="main",
+        help="git ref whose booking figures the targets compare with, measured in this run "
+        "in a temporary worktree on the database <db>_base ('none': skip)",
+    )
+    parser.add_argument(
+        "--booking-only", action="store_true", help="only booking: its floor and the baseline"
+    )
     args = parser.parse_args()
     args.port = free_port(args.port)
     if not 1 <= args.duration <= 60:
@@ -827,15 +837,26 @@ def main():
     common.setup_django(args.db_url)
     info = machine()
     results = []
-    with tempfile.TemporaryDirectory(prefix="quickmed-bench-") as tmp:
-        for n in [int(s) for s in args.sizes.split(",")]:
-            results.append(bench_size(n, args, Path(tmp)))
-        log = (Path(tmp) / "gunicorn.log").read_text()
-    if "Traceback" in log:
-        print("\nbench: gunicorn logged errors:\n" + log[-3000:], file=sys.stderr)
-    print_report(info, results, args)
+    if not args.booking_only:
+        with tempfile.TemporaryDirectory(prefix="quickmed-bench-") as tmp:
+            for n in [int(s) for s in args.sizes.split(",")]:
+                results.append(bench_size(n, args, Path(tmp)))
+            log = (Path(tmp) / "gunicorn.log").read_text()
+        if "Traceback" in log:
+            print("\nbench: gunicorn logged errors:\n" + log[-3000:], file=sys.stderr)
+    from django.db import connection
+
+    connection.close()
+    print("\n== booking: its floor, and the baseline in the same run", flush=True)
+    writes = booking.compare(args)
+    if results:
+        print_report(info, results, args)
+    else:
+        print_machine(info, args)
+    booking.print_report(writes)
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "results": results}, indent=1))
+        raw = {"machine": info, "results": results, "booking": writes}
+        args.json.write_text(json.dumps(raw, indent=1))
 
 
 if __name__ == "__main__":

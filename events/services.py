@@ -84,9 +84,16 @@ def _deliveries_create(event, now):
     """One Delivery per endpoint that wants the event, in ONE statement (INSERT ...
     SELECT from the enabled endpoints), not a read of the endpoints then an insert:
     the booking's transaction pays one round trip for its outbox fan-out. The ids made."""
+    with connection.cursor() as cursor:
+        cursor.execute(*deliveries_sql(event.pk, event.type, now))
+        return [row[0] for row in cursor.fetchall()]
+
+
+def deliveries_sql(event_id, event_type, now):
+    """(sql, params) of _deliveries_create (bench/booking.py's floor sends it too)."""
     fields = {f.attname: f for f in Delivery._meta.concrete_fields}
     values = {
-        "event_id": event.pk,
+        "event_id": event_id,
         "status": Delivery.Status.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
@@ -101,9 +108,7 @@ def _deliveries_create(event, now):
         f' SELECT "{endpoints}"."id", {", ".join(["%s"] * len(values))} FROM "{endpoints}"'
         f' WHERE "{endpoints}"."enabled" AND {wants} ORDER BY "{endpoints}"."id" RETURNING "id"'
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, event.type])
-        return [row[0] for row in cursor.fetchall()]
+    return sql, [*params, event_type]
 
 
 def enqueue(delivery_ids):
