@@ -10,10 +10,13 @@ IMMEDIATE transaction mode in settings serializes writers.
 from collections import defaultdict
 
 from django.contrib.auth import get_user_model
-from django.db.models import Subquery
+from django.db import connection
+from django.db.models import Count, Subquery
 
 from config.errors import NotFound
+from config.prepared import STAND_IN_DAY, STAND_IN_TIME, STAND_INS, Prepared, instances
 from doctor import rules
+from doctor.clock import clinic_now
 from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
 
 
@@ -39,11 +42,28 @@ def locked_slots(slot_ids):
     return {slot.pk: slot for slot in locked}
 
 
+# The booking's lock: compiled once per process (config/prepared.py).
+_LOCKED_SLOT = Prepared(
+    lambda slot_id: _lockable().filter(pk=slot_id).order_by("pk")[:1], STAND_INS[:1]
+)
+
+
 def locked_slot(slot_id, **filters):
     """The slot, locked; SlotNotFound when missing, retired, or not matching `filters`."""
-    slot = _lockable().filter(pk=slot_id, **filters).first()
+    slot = _lockable().filter(pk=slot_id, **filters).first() if filters else _prepared(slot_id)
     if slot is None:
         raise SlotNotFound()
+    return slot
+
+
+def _prepared(slot_id):
+    """_lockable().filter(pk=slot_id).first(), sent as _LOCKED_SLOT: the slot's columns,
+    then its doctor's (select_related), as the ORM selects them."""
+    rows = _LOCKED_SLOT.rows(TimeSlot._meta.pk.get_prep_value(slot_id))
+    if not rows:
+        return None
+    slot, end = instances(TimeSlot, rows[0])
+    slot.doctor = instances(get_user_model(), rows[0], end)[0]
     return slot
 
 
@@ -70,18 +90,27 @@ def lock_patient_with_live_hold(slot, patient):
     statement's snapshot, taken after the slot's lock was granted, and a slot's
     holds change only under that lock. (The booking count is NOT read here: it
     changes under the patient's lock, so it is read after this statement.)"""
-    holds = Hold.objects.filter(slot=slot, status=Hold.Status.ACTIVE).order_by("pk")
-    columns = {name: Subquery(holds.values(name)[:1]) for name in HOLD_COLUMNS}
-    users = get_user_model().objects.select_for_update().filter(pk=patient.pk)
-    row = users.values(**{f"hold_{name}": column for name, column in columns.items()}).first()
-    if row is None or row["hold_id"] is None:
+    rows = _PATIENT_WITH_HOLD.rows(slot.pk, patient.pk)
+    if not rows or rows[0][0] is None:
         return None
-    hold = Hold(slot=slot, **{name: row[f"hold_{name}"] for name in HOLD_COLUMNS})
-    hold._state.adding, hold._state.db = False, users.db
+    hold = Hold.from_db(connection.alias, HOLD_COLUMNS, rows[0])
+    hold.slot = slot
     return _unless_lapsed(hold)
 
 
 HOLD_COLUMNS = ("id", "patient_id", "status", "kind", "created_at", "expires_at")
+
+
+def _patient_with_hold(slot_id, patient_id):
+    holds = Hold.objects.filter(slot=slot_id, status=Hold.Status.ACTIVE).order_by("pk")
+    columns = {f"hold_{name}": Subquery(holds.values(name)[:1]) for name in HOLD_COLUMNS}
+    users = get_user_model().objects.select_for_update().filter(pk=patient_id)
+    return users.annotate(**columns).values_list(*columns)[:1]
+
+
+# Compiled once per process (config/prepared.py): six subqueries cost the ORM more
+# CPU to build than the database to run.
+_PATIENT_WITH_HOLD = Prepared(_patient_with_hold)
 
 
 def live_hold(slot):
@@ -119,8 +148,15 @@ def end_hold(hold, status):
 
 
 def set_booked(slot, booked):
+    """slot.save(update_fields=["is_booked", "is_available"]), as one plain statement
+    (the ORM's save costs a booking more CPU than the update itself)."""
     slot.is_booked, slot.is_available = booked, not booked
-    slot.save(update_fields=["is_booked", "is_available"])
+    table = connection.ops.quote_name(TimeSlot._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE {table} SET "is_available" = %s, "is_booked" = %s WHERE "id" = %s',
+            [not booked, booked, slot.pk],
+        )
 
 
 def unbookable_refusal(slot, hold, patient, *, moving_from=None, lock=True):
@@ -137,6 +173,38 @@ def unbookable_refusal(slot, hold, patient, *, moving_from=None, lock=True):
         return refusal
     if lock is True:
         lock_user(patient)
-    return rules.booking_cap_refusal(
-        Booking.objects.filter(patient=patient).active_future().count()
-    )
+    counted = _ACTIVE_FUTURE.rows(patient.pk, *_clinic_day_and_time())
+    return rules.booking_cap_refusal(counted[0][0] if counted else 0)
+
+
+class _Moment:
+    """Stands in for the clinic's now where a compiled query asks for its date and time."""
+
+    def __init__(self, day, at):
+        self.day, self.at = day, at
+
+    def date(self):
+        return self.day
+
+    def time(self):
+        return self.at
+
+
+def _clinic_day_and_time():
+    now = clinic_now()
+    return now.date(), now.time()
+
+
+# The patient's active future bookings, counted: compiled once per process, the
+# clinic's date and time sent as arguments (never compiled in).
+_ACTIVE_FUTURE = Prepared(
+    lambda patient_id, day, at: (
+        Booking.objects.filter(patient=patient_id)
+        .active_future(now=_Moment(day, at))
+        .order_by()
+        .values("patient")
+        .annotate(count=Count("pk"))
+        .values_list("count")  # a row per patient: none when they have no booking
+    ),
+    (STAND_INS[0], STAND_IN_DAY, STAND_IN_TIME),
+)

@@ -9,7 +9,7 @@ describes: both commit, or neither does.
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.errors import DomainError
@@ -69,11 +69,26 @@ def key_answer(record, *, status_code, body):
     False when the claim was lost meanwhile (this request was taken for dead and
     another took the key over): the caller must then roll its write back.
     """
-    return bool(
-        IdempotencyKey.objects.filter(
-            pk=record.pk, locked_at=record.locked_at, status_code=None
-        ).update(status_code=status_code, body=body, locked_at=None)
+    # The ORM's filter().update(), as one plain statement: building it cost a
+    # booking more CPU than running it.
+    fields = {f.attname: f for f in IdempotencyKey._meta.concrete_fields}
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
+    sql = (
+        f'UPDATE {table} SET "status_code" = %s, "body" = %s, "locked_at" = NULL'
+        ' WHERE "id" = %s AND "locked_at" = %s AND "status_code" IS NULL'
     )
+    params = [
+        fields[name].get_db_prep_save(value, connection)
+        for name, value in (
+            ("status_code", status_code),
+            ("body", body),
+            ("id", record.pk),
+            ("locked_at", record.locked_at),
+        )
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount > 0
 
 
 def key_release(record):
