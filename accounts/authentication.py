@@ -3,6 +3,7 @@ compiled once per process (config/prepared.py): the read every authenticated
 request makes, and the largest CPU cost of authenticating a booking."""
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.settings import api_settings
 
@@ -26,3 +27,9 @@ class JWTAuthentication(authentication.JWTAuthentication):
         if user is None or not user.is_active or api_settings.CHECK_REVOKE_TOKEN:
             return super().get_user(validated_token)
         return user
+
+
+class JWTScheme(SimpleJWTScheme):
+    """The OpenAPI of this authentication: simplejwt's Bearer scheme, as before."""
+
+    target_class = "accounts.authentication.JWTAuthentication"
