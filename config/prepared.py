@@ -14,6 +14,7 @@ clock or the settings may be compiled in (it would be frozen at the first call).
 from datetime import date, datetime, time
 
 from django.db import connection
+from django.db.models.sql import InsertQuery
 
 # Stand-in arguments: values no id, date or time of the application ever is.
 STAND_INS = tuple(-7_310_000_001 - n for n in range(8))
@@ -83,3 +84,45 @@ def instances(model, row, start=0):
     names = [f.attname for f in model._meta.concrete_fields]
     end = start + len(names)
     return model.from_db(connection.alias, names, row[start:end]), end
+
+
+_INSERTS = {}
+
+
+def create(model, **values):
+    """model.objects.create(**values) with the INSERT compiled once per model and
+    process: every column the model has (defaults and auto_now filled in per row,
+    as save() fills them), the new id read back. No signals are sent (the project
+    listens to none on these models); a constraint's IntegrityError is raised as
+    from create()."""
+    obj = model(**values)
+    opts = model._meta
+    new_id = opts.auto_field is not None and obj.pk is None
+    fields = [f for f in opts.local_concrete_fields if not (new_id and f is opts.auto_field)]
+    sql = _insert_sql(model, fields, obj, new_id)
+    if sql is None:
+        return model.objects.create(**values)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if new_id:
+            obj.pk = cursor.fetchone()[0]
+    obj._state.adding, obj._state.db = False, connection.alias
+    return obj
+
+
+def _insert_sql(model, fields, obj, new_id):
+    """The ORM's INSERT of `fields` (with RETURNING the id when it is new); None when
+    it is not one plain placeholder per column, or the database cannot return ids."""
+    key = (model, connection.vendor, tuple(f.attname for f in fields), new_id)
+    if key not in _INSERTS:
+        query = InsertQuery(model)
+        query.insert_values(fields, [obj])
+        compiler = query.get_compiler(connection=connection)
+        if new_id:
+            compiler.returning_fields = [model._meta.pk]
+        ((sql, params),) = compiler.as_sql()
+        plain = len(params) == len(fields) == sql.count("%s")
+        returns = not new_id or connection.features.can_return_columns_from_insert
+        _INSERTS[key] = sql if plain and returns else None
+    return _INSERTS[key]

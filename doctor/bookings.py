@@ -7,6 +7,7 @@ decides on the locked rows (doctor/locks.py), in one unit of work.
 from django.utils import timezone
 
 from config.errors import NotFound, Refused
+from config.prepared import create
 from doctor import rules
 from doctor.locks import (
     SlotNotFound,
@@ -28,7 +29,7 @@ def _take(slot, hold, booking_fields):
     if hold is not None:
         end_hold(hold, Hold.Status.USED)
     set_booked(slot, True)
-    return Booking.objects.create(slot=slot, **booking_fields)
+    return create(Booking, slot=slot, **booking_fields)  # compiled once per process
 
 
 def slot_book(*, slot_id, patient):

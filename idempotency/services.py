@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.errors import DomainError
+from config.prepared import create
 from idempotency.models import IdempotencyKey
 
 # A first request that has held its key this long without answering is taken
@@ -34,8 +35,13 @@ def key_claim(*, user, key, fingerprint):
     for _ in range(3):  # the row may be released between our insert and our read
         try:
             with transaction.atomic():
-                return IdempotencyKey.objects.create(
-                    user=user, key=key, fingerprint=fingerprint, created_at=now, locked_at=now
+                return create(  # the ORM's INSERT, compiled once per process
+                    IdempotencyKey,
+                    user=user,
+                    key=key,
+                    fingerprint=fingerprint,
+                    created_at=now,
+                    locked_at=now,
                 )
         except IntegrityError:
             pass

@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from doctor.models import Booking
+from doctor.replies import BookedSerializer
 from tests import steps
 from tests.conftest import client_for
 from tests.factories import (
@@ -120,3 +121,11 @@ def test_a_replay_reads_the_stored_reply_and_writes_nothing(client):
     assert response["Idempotent-Replayed"] == "true"
     # The token's user, the claim's insert (refused by the key's unique constraint), the key read.
     assert len(sql) == 3, sql
+
+
+def test_the_booking_reply_is_what_its_serializer_would_give(client, patient):
+    slot = TimeSlotFactory()
+
+    reply = steps.book(client, slot).json()
+
+    assert reply == BookedSerializer(Booking.objects.get(slot=slot)).data

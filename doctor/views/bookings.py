@@ -22,7 +22,12 @@ from config.throttles import SharedScopedRateThrottle
 from doctor import services
 from doctor.models import Booking
 from doctor.pagination import list_response
-from doctor.replies import BookedSerializer, CancelledSerializer, RescheduledSerializer
+from doctor.replies import (
+    BookedSerializer,
+    CancelledSerializer,
+    RescheduledSerializer,
+    booked,
+)
 from doctor.serializers import BookingSerializer, DoctorBookingSerializer, RescheduleSerializer
 from doctor.views import patient_step
 from idempotency.decorators import idempotent
@@ -37,7 +42,7 @@ from idempotency.decorators import idempotent
 def book_slot(request, slot_id):
     """Book a slot for the calling patient."""
     booking = services.slot_book(slot_id=slot_id, patient=request.user)
-    return Response(BookedSerializer(booking).data)
+    return Response(booked(booking))
 
 
 @extend_schema(
