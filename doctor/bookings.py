@@ -7,7 +7,6 @@ decides on the locked rows (doctor/locks.py), in one unit of work.
 from django.utils import timezone
 
 from config.errors import NotFound, Refused
-from config.prepared import create
 from doctor import rules
 from doctor.locks import (
     SlotNotFound,
@@ -29,7 +28,7 @@ def _take(slot, hold, booking_fields):
     if hold is not None:
         end_hold(hold, Hold.Status.USED)
     set_booked(slot, True)
-    return create(Booking, slot=slot, **booking_fields)  # compiled once per process
+    return Booking.objects.create(slot=slot, **booking_fields)
 
 
 def slot_book(*, slot_id, patient):
