@@ -16,7 +16,9 @@ from pathlib import Path
 from time import perf_counter, process_time
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+# The application the bench runs: this checkout, or (bench/booking.py's baseline)
+# another ref's checkout, named by BENCH_APP_ROOT.
+ROOT = Path(os.environ.get("BENCH_APP_ROOT") or Path(__file__).resolve().parent.parent)
 DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/quickmed_bench"
 FORBIDDEN_DBS = {"test", "test_test", "postgres", "template0", "template1"}
 
@@ -198,6 +200,24 @@ def reset_slots():
         # CASCADE: whatever hangs off slots and bookings (holds, events) goes with them.
         cursor.execute("TRUNCATE doctor_booking, doctor_timeslot RESTART IDENTITY CASCADE")
     bump()
+
+
+def delete_unused(slot_ids):
+    """Delete the slots among `slot_ids` no booking took (and their holds): a booking
+    run's pool is larger than it can use, and its leftovers would otherwise stay
+    bookable and swell the lists measured after it. Booked slots stay."""
+    from django.db import connection
+
+    unbooked = (
+        "SELECT id FROM doctor_timeslot WHERE id = ANY(%s) AND NOT EXISTS"
+        " (SELECT 1 FROM doctor_booking WHERE doctor_booking.slot_id = doctor_timeslot.id)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM doctor_hold WHERE slot_id IN ({unbooked})", [slot_ids])
+        cursor.execute(f"DELETE FROM doctor_timeslot WHERE id IN ({unbooked})", [slot_ids])
+        deleted = cursor.rowcount
+    bump()
+    return deleted
 
 
 def insert_slots(slots):
