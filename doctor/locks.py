@@ -108,7 +108,7 @@ def _patient_with_hold(slot_id, patient_id):
     return users.annotate(**columns).values_list(*columns)[:1]
 
 
-# Compiled once per process (config/prepared.py): six subqueries cost the ORM more
+# Compiled once per process (config/prepared.py): seven subqueries cost the ORM more
 # CPU to build than the database to run.
 _PATIENT_WITH_HOLD = Prepared(_patient_with_hold)
 
