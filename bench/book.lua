@@ -2,7 +2,8 @@
 -- Arguments (after --): a file of slot ids, a file of patient access tokens, the
 -- steps for each slot ("book", or "hold,book": the journey around the payment
 -- page), the number of wrk threads. Thread t takes ids t+1, t+1+threads, ...; if
--- the ids run out it starts over, and those requests answer 400 (non2xx).
+-- the ids run out it starts over, and those requests answer 400 (non2xx). Each
+-- request carries its own Idempotency-Key.
 -- A thread drives several connections, so each slot's requests go out under the
 -- token its index picks: concurrent requests are mostly different patients.
 dofile("report.lua")  -- done(): the summary line bench/run.py reads
@@ -23,6 +24,7 @@ function init(args)
   stride = tonumber(args[4])
   next_index = tid + 1
   step = 1
+  run_id = os.time() .. "-" .. tid
 end
 
 function request()
@@ -30,6 +32,8 @@ function request()
   local headers = {
     ["Authorization"] = "Bearer " .. tokens[(math.floor(next_index / stride) % #tokens) + 1],
     ["Content-Length"] = "0",
+    -- As a client that retries safely sends it: one key per step, never reused.
+    ["Idempotency-Key"] = "bench-" .. run_id .. "-" .. id .. "-" .. steps[step],
   }
   local path = "/api/doctor/timeslots/" .. id .. "/" .. steps[step] .. "/"
   step = step + 1

@@ -16,7 +16,9 @@ from pathlib import Path
 from time import perf_counter, process_time
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+# The application the bench runs: this checkout, or (bench/booking.py's baseline)
+# another ref's checkout, named by BENCH_APP_ROOT.
+ROOT = Path(os.environ.get("BENCH_APP_ROOT") or Path(__file__).resolve().parent.parent)
 DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/quickmed_bench"
 FORBIDDEN_DBS = {"test", "test_test", "postgres", "template0", "template1"}
 
@@ -175,11 +177,12 @@ def copy_slots(doctor_list, count):
     bulk_create would build a million model objects first."""
     from django.db import connection
 
-    columns = "doctor_id, date, start_time, end_time, duration, is_available, is_booked"
+    # COPY fills no Django default: every NOT NULL column is named (source: issue 20).
+    columns = "doctor_id, date, start_time, end_time, duration, is_available, is_booked, source"
     sql = f"COPY doctor_timeslot ({columns}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for row in slot_rows([d.id for d in doctor_list], count):
-            copy.write_row((*row, SLOT_MINUTES, True, False))
+            copy.write_row((*row, SLOT_MINUTES, True, False, "manual"))
     bump()
 
 
@@ -198,6 +201,33 @@ def reset_slots():
         # CASCADE: whatever hangs off slots and bookings (holds, events) goes with them.
         cursor.execute("TRUNCATE doctor_booking, doctor_timeslot RESTART IDENTITY CASCADE")
     bump()
+
+
+def delete_unused(slot_ids):
+    """Delete the slots among `slot_ids` no booking took (and their holds): a booking
+    run's pool is larger than it can use, and its leftovers would otherwise stay
+    bookable and swell the lists measured after it. Booked slots stay.
+
+    A request still in flight when the load stopped holds its slot's lock: the
+    unbooked slots are locked first (waiting for it), so the deletes that follow,
+    each a statement with a fresh snapshot, see what it committed."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM doctor_timeslot WHERE id = ANY(%s) AND NOT is_booked FOR UPDATE",
+            [slot_ids],
+        )
+        unused = [row[0] for row in cursor.fetchall()]
+        unbooked = (
+            "SELECT id FROM doctor_timeslot WHERE id = ANY(%s) AND NOT EXISTS"
+            " (SELECT 1 FROM doctor_booking WHERE doctor_booking.slot_id = doctor_timeslot.id)"
+        )
+        cursor.execute(f"DELETE FROM doctor_hold WHERE slot_id IN ({unbooked})", [unused])
+        cursor.execute(f"DELETE FROM doctor_timeslot WHERE id IN ({unbooked})", [unused])
+        deleted = cursor.rowcount
+    bump()
+    return deleted
 
 
 def insert_slots(slots):

@@ -28,6 +28,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import booking
 import common
 import schedule_bench
 
@@ -501,6 +502,10 @@ def load_bookings(server, n, args, doctor_list, tokens, workdir, runs):
             load[f"{name} c={c}"] = measured(
                 server, load_booking, args.port, ids, tokens[:16], c, args.duration, workdir, steps
             )
+            # The pool's unused slots go: left bookable, they would swell the lists
+            # measured next (two uncached runs added ~40,000 and truncated the whole list).
+            common.delete_unused(ids)
+            connection.close()
     return load
 
 
@@ -802,7 +807,7 @@ def print_report(info, results, args):
     print_explain(results)
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated N")
     parser.add_argument("--doctors", type=int, default=50, help="M")
@@ -818,7 +823,34 @@ def main():
     parser.add_argument(
         "--schedules", action="store_true", help="only the weekly schedules' bench (issue 20)"
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--baseline",
+        default="main",
+        help="git ref whose booking figures the targets compare with, measured in this run "
+        "in a temporary worktree on the database <db>_base ('none': skip)",
+    )
+    parser.add_argument(
+        "--booking-only", action="store_true", help="only booking: its floor and the baseline"
+    )
+    return parser.parse_args()
+
+
+def bench_sizes(args):
+    """Every size's list and booking runs (none with --booking-only)."""
+    results = []
+    if args.booking_only:
+        return results
+    with tempfile.TemporaryDirectory(prefix="quickmed-bench-") as tmp:
+        for n in [int(s) for s in args.sizes.split(",")]:
+            results.append(bench_size(n, args, Path(tmp)))
+        log = (Path(tmp) / "gunicorn.log").read_text()
+    if "Traceback" in log:
+        print("\nbench: gunicorn logged errors:\n" + log[-3000:], file=sys.stderr)
+    return results
+
+
+def main():
+    args = parse_args()
     if args.via_pgbouncer:
         import pooling
 
@@ -840,18 +872,23 @@ def main():
     common.ensure_database(args.db_url)
     common.setup_django(args.db_url)
     info = machine()
-    results = []
-    with tempfile.TemporaryDirectory(prefix="quickmed-bench-") as tmp:
-        for n in [int(s) for s in args.sizes.split(",")]:
-            results.append(bench_size(n, args, Path(tmp)))
-        log = (Path(tmp) / "gunicorn.log").read_text()
-    if "Traceback" in log:
-        print("\nbench: gunicorn logged errors:\n" + log[-3000:], file=sys.stderr)
-    print_report(info, results, args)
-    # Its own database, so its own process (Django is set up on the load bench's here).
-    subprocess.run([sys.executable, str(HERE / "schedule_bench.py")], check=False)
+    results = bench_sizes(args)
+    from django.db import connection
+
+    connection.close()
+    print("\n== booking: its floor, and the baseline in the same run", flush=True)
+    writes = booking.compare(args)
+    if results:
+        print_report(info, results, args)
+    else:
+        print_machine(info, args)
+    booking.print_report(writes)
+    if not args.booking_only:
+        # Its own database, so its own process (Django is set up on the load bench's here).
+        subprocess.run([sys.executable, str(HERE / "schedule_bench.py")], check=False)
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "results": results}, indent=1))
+        raw = {"machine": info, "results": results, "booking": writes}
+        args.json.write_text(json.dumps(raw, indent=1))
 
 
 if __name__ == "__main__":

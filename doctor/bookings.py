@@ -14,6 +14,7 @@ from doctor.locks import (
     SlotNotFound,
     end_hold,
     live_hold,
+    lock_patient_with_live_hold,
     locked_slot,
     locked_slots,
     set_booked,
@@ -54,18 +55,27 @@ def _visit(doctor, visit_type):
     return {"visit_type": visit_type, "fee": rules.visit_fee(doctor, visit_type)}
 
 
+def _hold_and_lock(slot, patient):
+    """The locked slot's live hold, the patient's row locked with it (slot, then
+    patient: the lock order) in one statement. No patient (the desk named none):
+    the hold alone; the refusal that follows is a 404."""
+    if patient is None:
+        return live_hold(slot)
+    return lock_patient_with_live_hold(slot, patient)
+
+
 def slot_book(*, slot_id, patient, desk=None, visit_type=None):
     """Book a slot for `patient`: a `visit_type` (default: their hold's, else clinic);
     `desk`, the desk user booking for them (`patient` None: not an active patient,
     404 after the slot's refusals)."""
     with slot_change() as change:
         slot = locked_slot(slot_id, **_served(desk))
-        hold = live_hold(slot)
+        hold = _hold_and_lock(slot, patient)
         if visit_type is None:
             mine = hold is not None and patient is not None and hold.patient_id == patient.pk
             visit_type = hold.visit_type if mine else "clinic"
         refusal = unbookable_refusal(
-            slot, hold, patient, notice=desk is None, visit_type=visit_type
+            slot, hold, patient, lock="held", notice=desk is None, visit_type=visit_type
         )
         if refusal:
             raise Refused(refusal)
@@ -141,7 +151,7 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
             },
             event=booking_data(booking),
         )
-        change.freed(slot, passed_by=booking.patient)
+        change.freed(slot, passed_by=booking.patient_id)  # the id: no read of the row
     booking.slot = slot
     return booking
 

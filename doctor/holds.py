@@ -12,7 +12,7 @@ from doctor.locks import (
     SlotNotFound,
     end_hold,
     hold_created_changes,
-    live_hold,
+    lock_patient_with_live_hold,
     locked_slots,
     unbookable_refusal,
 )
@@ -61,12 +61,13 @@ def _hold(slot_id, patient, visit_type, *, last_attempt=False):
         slot = slots.get(slot_id)
         if slot is None:
             raise SlotNotFound()
-        hold = live_hold(slot)
+        # The patient's row is locked after the slots, with the slot's hold read.
+        hold = lock_patient_with_live_hold(slot, patient)
         if not slot.is_booked and hold is not None and hold.patient_id == patient.pk:
             return hold, False
         # The cap is counted under the patient's row lock: one patient, one hold,
         # their holds change only under that lock, so they are read again below it.
-        if refusal := unbookable_refusal(slot, hold, patient, visit_type=visit_type):
+        if refusal := unbookable_refusal(slot, hold, patient, lock="held", visit_type=visit_type):
             raise Refused(refusal)
         expires_at = _expiry(slot, patient)
         _end_own_holds(patient, slots, change, last_attempt=last_attempt)
@@ -128,7 +129,8 @@ def lapsed_holds_pass_on():
     offered = 0
     for slot_id in dict.fromkeys(slot_ids):
         with slot_change() as change:
-            slot = TimeSlot.objects.select_for_update().filter(pk=slot_id).first()
+            locked = TimeSlot.objects.select_related("doctor").select_for_update(of=("self",))
+            slot = locked.filter(pk=slot_id).first()
             # Decided under the lock: another run may have passed it on already.
             lapsed = slot.holds.lapsed().select_related("patient").first() if slot else None
             if lapsed is not None:

@@ -10,9 +10,13 @@ IMMEDIATE transaction mode in settings serializes writers.
 from collections import defaultdict
 
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Count, Subquery
 
 from config.errors import NotFound
+from config.prepared import STAND_IN_DAY, STAND_IN_TIME, STAND_INS, Prepared, instances
 from doctor import rules
+from doctor.clock import clinic_now
 from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
 
 
@@ -25,8 +29,9 @@ class SlotNotFound(NotFound):
 
 def _lockable():
     """Every slot endpoint's slots: a retired slot is as missing as a deleted one.
-    Its row is not locked either: nothing may change it any more. The doctor's row
-    comes in the same query (read, not locked): the rules read its policy and fees."""
+    Its row is not locked either: nothing may change it any more. The doctor comes
+    in the same statement (the rules read its window, policy, fees and is_active),
+    read, not locked (of=self): user rows are locked after slots, by lock_user."""
     return TimeSlot.objects.current().select_related("doctor").select_for_update(of=("self",))
 
 
@@ -37,11 +42,28 @@ def locked_slots(slot_ids):
     return {slot.pk: slot for slot in locked}
 
 
+# The booking's lock: compiled once per process (config/prepared.py).
+_LOCKED_SLOT = Prepared(
+    lambda slot_id: _lockable().filter(pk=slot_id).order_by("pk")[:1], STAND_INS[:1]
+)
+
+
 def locked_slot(slot_id, **filters):
     """The slot, locked; SlotNotFound when missing, retired, or not matching `filters`."""
-    slot = _lockable().filter(pk=slot_id, **filters).first()
+    slot = _lockable().filter(pk=slot_id, **filters).first() if filters else _prepared(slot_id)
     if slot is None:
         raise SlotNotFound()
+    return slot
+
+
+def _prepared(slot_id):
+    """_lockable().filter(pk=slot_id).first(), sent as _LOCKED_SLOT: the slot's columns,
+    then its doctor's (select_related), as the ORM selects them."""
+    rows = _LOCKED_SLOT.rows(TimeSlot._meta.pk.get_prep_value(slot_id))
+    if not rows:
+        return None
+    slot, end = instances(TimeSlot, rows[0])
+    slot.doctor = instances(get_user_model(), rows[0], end)[0]
     return slot
 
 
@@ -60,12 +82,47 @@ def taken(doctor, dates):
     return found
 
 
+def lock_patient_with_live_hold(slot, patient):
+    """Lock the patient's row and read the locked `slot`'s live hold, in ONE statement
+    (the hold's columns ride on the user row as subqueries); the hold, or None.
+
+    Safe in one statement although the lock may wait: the subqueries read with the
+    statement's snapshot, taken after the slot's lock was granted, and a slot's
+    holds change only under that lock. (The booking count is NOT read here: it
+    changes under the patient's lock, so it is read after this statement.)"""
+    rows = _PATIENT_WITH_HOLD.rows(slot.pk, patient.pk)
+    if not rows or rows[0][0] is None:
+        return None
+    hold = Hold.from_db(connection.alias, HOLD_COLUMNS, rows[0])
+    hold.slot = slot
+    return _unless_lapsed(hold)
+
+
+HOLD_COLUMNS = ("id", "patient_id", "status", "kind", "visit_type", "created_at", "expires_at")
+
+
+def _patient_with_hold(slot_id, patient_id):
+    holds = Hold.objects.filter(slot=slot_id, status=Hold.Status.ACTIVE).order_by("pk")
+    columns = {f"hold_{name}": Subquery(holds.values(name)[:1]) for name in HOLD_COLUMNS}
+    users = get_user_model().objects.select_for_update().filter(pk=patient_id)
+    return users.annotate(**columns).values_list(*columns)[:1]
+
+
+# Compiled once per process (config/prepared.py): seven subqueries cost the ORM more
+# CPU to build than the database to run.
+_PATIENT_WITH_HOLD = Prepared(_patient_with_hold)
+
+
 def live_hold(slot):
     """The slot's live hold, or None; a lapsed one is marked expired on the way.
 
     Call with the slot locked: holds of a slot change only under its lock.
     """
-    hold = slot.holds.filter(status=Hold.Status.ACTIVE).first()
+    return _unless_lapsed(slot.holds.filter(status=Hold.Status.ACTIVE).first())
+
+
+def _unless_lapsed(hold):
+    """`hold`, or None when it is None or lapsed (then marked expired on the way)."""
     if hold is not None and not hold.is_live:
         end_hold(hold, Hold.Status.EXPIRED)
         return None
@@ -111,10 +168,17 @@ def end_hold(hold, status):
 
 
 def set_booked(slot, booked):
-    """Flip the locked slot's flags; what changed, as an audit entry's `changes` has it."""
+    """Flip the locked slot's flags; what changed, as an audit entry's `changes` has it.
+    slot.save(update_fields=["is_booked", "is_available"]), as one plain statement
+    (the ORM's save costs a booking more CPU than the update itself)."""
     old = {"is_booked": slot.is_booked, "is_available": slot.is_available}
     slot.is_booked, slot.is_available = booked, not booked
-    slot.save(update_fields=["is_booked", "is_available"])
+    table = connection.ops.quote_name(TimeSlot._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE {table} SET "is_available" = %s, "is_booked" = %s WHERE "id" = %s',
+            [not booked, booked, slot.pk],
+        )
     return {f"slot.{name}": [value, getattr(slot, name)] for name, value in old.items()}
 
 
@@ -128,7 +192,8 @@ def unbookable_refusal(
 
     The cap is counted under the patient's row lock (taken after the slot's), so one
     patient's parallel bookings of different slots queue and each counts the ones
-    committed before it; `lock=False` counts without it (judging a waitlist offer).
+    committed before it; `lock="held"`: the caller holds that lock already
+    (lock_patient_with_live_hold); `lock=False` counts without it (judging a waitlist offer).
     The front desk books without the minimum notice (`notice=False`) for a patient
     it names: none (not an active patient) is 404, after the slot's refusals.
     """
@@ -140,8 +205,40 @@ def unbookable_refusal(
         return refusal
     if patient is None:
         raise NotFound(rules.PATIENT_NOT_FOUND)
-    if lock:
+    if lock is True:
         lock_user(patient)
-    return rules.booking_cap_refusal(
-        Booking.objects.filter(patient=patient).active_future().count()
-    )
+    counted = _ACTIVE_FUTURE.rows(patient.pk, *_clinic_day_and_time())
+    return rules.booking_cap_refusal(counted[0][0] if counted else 0)
+
+
+class _Moment:
+    """Stands in for the clinic's now where a compiled query asks for its date and time."""
+
+    def __init__(self, day, at):
+        self.day, self.at = day, at
+
+    def date(self):
+        return self.day
+
+    def time(self):
+        return self.at
+
+
+def _clinic_day_and_time():
+    now = clinic_now()
+    return now.date(), now.time()
+
+
+# The patient's active future bookings, counted: compiled once per process, the
+# clinic's date and time sent as arguments (never compiled in).
+_ACTIVE_FUTURE = Prepared(
+    lambda patient_id, day, at: (
+        Booking.objects.filter(patient=patient_id)
+        .active_future(now=_Moment(day, at))
+        .order_by()
+        .values("patient")
+        .annotate(count=Count("pk"))
+        .values_list("count")  # a row per patient: none when they have no booking
+    ),
+    (STAND_INS[0], STAND_IN_DAY, STAND_IN_TIME),
+)

@@ -12,8 +12,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from doctor import rules
 from doctor.locks import hold_created_changes, live_hold, unbookable_refusal
-from doctor.models import Hold, TimeSlot, WaitlistEntry
+from doctor.models import Hold, WaitlistEntry
 from doctor.serializers import waitlist_data
 
 
@@ -21,8 +22,10 @@ def offer_freed_slot(slot, change, *, passed_by=None):
     """Offer `slot` to the oldest waiting entry (FIFO by created_at, id) of its doctor
     whose range holds its date and whose patient could hold it; the entry offered,
     or None (the slot stays public). `passed_by` is the patient who just gave the
-    slot up: it is not offered straight back to them."""
-    if live_hold(slot) is not None or not TimeSlot.objects.bookable().filter(pk=slot.pk).exists():
+    slot up (or their id): it is not offered straight back to them."""
+    # The locked row decides, by the rule the public list's query is the twin of
+    # (doctor/rules.py): no second read of the slot.
+    if _not_bookable(slot):
         return None
     waiting = WaitlistEntry.objects.filter(
         doctor_id=slot.doctor_id,
@@ -37,6 +40,17 @@ def offer_freed_slot(slot, change, *, passed_by=None):
         if _could_hold(slot, entry.patient) and (entry := _locked_waiting(entry.pk)):
             return _make_offer(slot, entry, change)
     return None
+
+
+def _not_bookable(slot):
+    """Twin of rules.bookable for the locked row: retired, gone as unfit (a free,
+    unheld slot marked unfit), or refused to anyone by the booking rules."""
+    hold = live_hold(slot)
+    return (
+        rules.slot_retired(slot)
+        or rules.gone_unfit(slot, hold)
+        or rules.booking_refusal(slot, hold, None) is not None
+    )
 
 
 def offer_new_slots(doctor, slots, change):

@@ -28,6 +28,22 @@ class BookedSerializer(serializers.Serializer):
     fee = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
 
 
+def booked(booking):
+    """BookedSerializer(booking).data as a plain dict of the columns: the reply of every
+    booking, built without a serializer's per-request setup (the serializer stays
+    the schema; tests/test_query_counts.py holds the two to the same keys)."""
+    return {
+        "message": "Slot booked successfully",
+        "slot_id": booking.slot_id,
+        "doctor_id": booking.slot.doctor_id,
+        "user_id": booking.patient_id,
+        "booking_id": booking.id,
+        "booked_by": booking.booked_by,
+        "visit_type": booking.visit_type,
+        "fee": None if booking.fee is None else float(booking.fee),  # a JSON number
+    }
+
+
 class HeldSerializer(WaitlistOfferSerializer):
     """A slot kept for the caller while they pay: the keys of a waitlist offer, and
     the whole seconds left."""

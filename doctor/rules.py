@@ -142,9 +142,10 @@ def slot_started(slot):
     return clinic_datetime(slot.date, slot.start_time) <= timezone.now()
 
 
-def upcoming(slots):
-    """Twin of slot_started: the slots whose start is still after now."""
-    now = clinic_now()
+def upcoming(slots, now=None):
+    """Twin of slot_started: the slots whose start is still after now (`now`: the
+    clinic's, given by a caller that compiles the query once, see doctor/locks.py)."""
+    now = now or clinic_now()
     # date >= today adds nothing logically, but lets the planner read the
     # (date, start_time) index from today on instead of filtering every row.
     return slots.filter(Q(date__gt=now.date()) | Q(start_time__gt=now.time()), date__gte=now.date())
@@ -335,10 +336,10 @@ def booking_cap_refusal(active_count):
     return TOO_MANY_BOOKINGS if active_count >= settings.MAX_ACTIVE_BOOKINGS else None
 
 
-def active_future(bookings):
+def active_future(bookings, now=None):
     """Twin of booking_cap_refusal's count: booked, and the slot still to start."""
     slots = _related(bookings, "slot").objects
-    return bookings.filter(status=bookings.model.Status.BOOKED, slot__in=upcoming(slots))
+    return bookings.filter(status=bookings.model.Status.BOOKED, slot__in=upcoming(slots, now))
 
 
 # --- cancelling and moving a visit ------------------------------------------------------------

@@ -316,7 +316,20 @@ class WaitlistEntrySerializer(serializers.ModelSerializer):
 def payload(serializer_class, instance):
     """An event's data: the object as its list shows it, in plain JSON types (the API
     renderer's encoder, so money is a number there and here alike)."""
-    return json.loads(json.dumps(serializer_class(instance).data, cls=JSONEncoder))
+    data = _payload_serializer(serializer_class).to_representation(instance)
+    return json.loads(json.dumps(data, cls=JSONEncoder))
+
+
+_PAYLOAD_SERIALIZERS = {}
+
+
+def _payload_serializer(serializer_class):
+    """One serializer per class and process: a ModelSerializer builds its fields
+    from the model on first use, which cost a booking more CPU than the rest of
+    its event; the fields are the same for every instance (no request context)."""
+    if serializer_class not in _PAYLOAD_SERIALIZERS:
+        _PAYLOAD_SERIALIZERS[serializer_class] = serializer_class()
+    return _PAYLOAD_SERIALIZERS[serializer_class]
 
 
 def booking_data(booking):

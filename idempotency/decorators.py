@@ -85,23 +85,24 @@ def idempotent(view):
 
 
 def _first_run(view, record, request, *args, **kwargs):
-    """Run the view and store its reply in one transaction, or free the key."""
+    """Run the view and store its reply in one transaction, or free the key. A view
+    that raises has its writes rolled back with that transaction; its refusal, if
+    kept, is then stored on its own (no savepoint around the view: one fewer
+    SAVEPOINT and RELEASE for every write)."""
     try:
-        with transaction.atomic():
-            response = _answer(view, request, *args, **kwargs)
-            if response.status_code >= 500 or response.status_code in NOT_KEPT:
+        try:
+            with transaction.atomic():
+                response = view(request, *args, **kwargs)
+                if _kept(response):
+                    return _keep(record, response)
                 transaction.set_rollback(True)
-            else:
-                body = JSONRenderer().render(response.data)
-                if not services.key_answer(record, status_code=response.status_code, body=body):
-                    raise services.KeyInProgress
-                # The bytes a retry will get, so first reply and replay are identical.
-                first = HttpResponse(
-                    body, status=response.status_code, content_type="application/json"
-                )
-                for name, value in response.items():
-                    first.setdefault(name, value)
-                return first
+        except services.KeyInProgress:
+            raise
+        except Exception as exc:
+            # As DRF would answer it; unexpected errors are re-raised (a 500 is not kept).
+            response = request.parser_context["view"].handle_exception(exc)
+            if _kept(response):
+                return _keep(record, response)
     except services.KeyInProgress:
         return in_progress()  # taken for dead meanwhile: our write was rolled back
     except BaseException:
@@ -111,11 +112,17 @@ def _first_run(view, record, request, *args, **kwargs):
     return response
 
 
-def _answer(view, request, *args, **kwargs):
-    """The view's reply, with a refusal turned into its reply as DRF would do."""
-    try:
-        with transaction.atomic():
-            return view(request, *args, **kwargs)
-    except Exception as exc:
-        # Unexpected errors are re-raised here (a 500 is not kept).
-        return request.parser_context["view"].handle_exception(exc)
+def _kept(response):
+    return response.status_code < 500 and response.status_code not in NOT_KEPT
+
+
+def _keep(record, response):
+    """Store the reply with the key (in the write's transaction when there is one);
+    the bytes a retry will get, so first reply and replay are identical."""
+    body = JSONRenderer().render(response.data)
+    if not services.key_answer(record, status_code=response.status_code, body=body):
+        raise services.KeyInProgress
+    first = HttpResponse(body, status=response.status_code, content_type="application/json")
+    for name, value in response.items():
+        first.setdefault(name, value)
+    return first

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from doctor import services
 from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
+from doctor.offers import offer_freed_slot
 from doctor.tasks import pass_on_lapsed_holds
 from events.models import Event
 from tests import steps
@@ -552,6 +553,18 @@ def test_a_slot_of_a_deactivated_doctor_is_not_offered(doctor, slot):
     services.slot_toggle(slot_id=slot.id, doctor=doctor)
 
     assert reloaded(entry).status == "waiting"
+
+
+def test_a_free_unheld_slot_marked_unfit_is_judged_gone_not_offered(doctor, slot):
+    # The offer judges the locked row (no bookable() query): a schedule-made slot
+    # that no longer fits, free and unheld, is gone (rules.gone_unfit), as the list has it.
+    TimeSlot.objects.filter(pk=slot.pk).update(source="schedule", unscheduled_at=timezone.now())
+    slot.refresh_from_db()
+    entry = waiting(doctor)
+
+    assert offer_freed_slot(slot, change=None) is None
+    assert reloaded(entry).status == "waiting"
+    assert not TimeSlot.objects.bookable().filter(pk=slot.pk).exists()
 
 
 def test_a_past_slot_made_available_is_not_offered(doctor):

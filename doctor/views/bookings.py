@@ -23,7 +23,12 @@ from config.throttles import SharedScopedRateThrottle
 from doctor import services
 from doctor.models import Booking
 from doctor.pagination import list_response
-from doctor.replies import BookedSerializer, CancelledSerializer, RescheduledSerializer
+from doctor.replies import (
+    BookedSerializer,
+    CancelledSerializer,
+    RescheduledSerializer,
+    booked,
+)
 from doctor.serializers import (
     BookingSerializer,
     DoctorBookingSerializer,
@@ -58,7 +63,7 @@ def book_slot(request, slot_id):
     (`visit_type`: default the caller's hold's, else `clinic`)."""
     visit_type = visit_type_of(request)
     booking = services.slot_book(slot_id=slot_id, patient=request.user, visit_type=visit_type)
-    return Response(BookedSerializer(booking).data)
+    return Response(booked(booking))
 
 
 @extend_schema(

@@ -1,0 +1,128 @@
+"""Queries of the hot write path, compiled by the ORM once per process.
+
+Building and compiling a queryset costs a booking more CPU than PostgreSQL
+spends running the statement (bench/booking.py's profile). A `Prepared` query
+is built by the ORM, from the same querysets the code would use, the first time
+it runs in a process (per database vendor), with stand-in arguments; later calls
+send the same SQL with the arguments put where the stand-ins were. So the SQL
+is exactly the ORM's, and a rule it contains stays stated once.
+
+Only for queries whose every variable part is an argument: nothing from the
+clock or the settings may be compiled in (it would be frozen at the first call).
+"""
+
+from datetime import date, datetime, time
+
+from django.db import connection
+from django.db.models.sql import InsertQuery
+
+# Stand-in arguments: values no id, date or time of the application ever is.
+STAND_INS = tuple(-7_310_000_001 - n for n in range(8))
+STAND_IN_DAY = date(1001, 2, 3)
+STAND_IN_TIME = time(4, 5, 6, 789)
+
+
+def _adapted(value):
+    """`value` as the ORM puts it in a query's parameters (SQLite: dates and times as text)."""
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, date):
+        return connection.ops.adapt_datefield_value(value)
+    if isinstance(value, time):
+        return connection.ops.adapt_timefield_value(value)
+    return value
+
+
+def _place(param, stand_ins):
+    """Which argument `param` stands in for, or None (a constant of the query)."""
+    for n, stand_in in enumerate(stand_ins):
+        stand_in = _adapted(stand_in)
+        if type(param) is type(stand_in) and param == stand_in:
+            return n
+    return None
+
+
+class Prepared:
+    """`build(*stand_ins)` gives the queryset; `rows(*args)` runs it with `args` (one
+    per stand-in: by default integers, e.g. ids)."""
+
+    def __init__(self, build, stand_ins=STAND_INS[:2]):
+        self.build = build
+        self.stand_ins = stand_ins
+        self.compiled = {}
+
+    def _compiled(self):
+        vendor = connection.vendor
+        if vendor not in self.compiled:
+            queryset = self.build(*self.stand_ins)
+            compiler = queryset.query.get_compiler(connection=connection)
+            sql, params = compiler.as_sql()
+            places = [_place(p, self.stand_ins) for p in params]
+            # The database's values become Python's as the ORM's own reads do it
+            # (SQLite gives dates and times as text).
+            columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
+            converters = compiler.get_converters(columns)
+            self.compiled[vendor] = (sql, list(params), places, compiler, converters)
+        return self.compiled[vendor]
+
+    def sql(self, args):
+        sql, params, places, _, _ = self._compiled()
+        args = [_adapted(arg) for arg in args]
+        return sql, [p if n is None else args[n] for p, n in zip(params, places, strict=True)]
+
+    def rows(self, *args):
+        _, _, _, compiler, converters = self._compiled()
+        with connection.cursor() as cursor:
+            cursor.execute(*self.sql(args))
+            rows = cursor.fetchall()
+        return list(compiler.apply_converters(rows, converters)) if converters else rows
+
+
+def instances(model, row, start=0):
+    """A `model` instance from `row[start:]`, its concrete fields in model order (the
+    order the ORM selects them); (instance, the index after its columns)."""
+    names = [f.attname for f in model._meta.concrete_fields]
+    end = start + len(names)
+    return model.from_db(connection.alias, names, row[start:end]), end
+
+
+_INSERTS = {}
+
+
+def create(model, **values):
+    """model.objects.create(**values) with the INSERT compiled once per model and
+    process: every column the model has (defaults and auto_now filled in per row,
+    as save() fills them), the new id read back. No signals are sent (the project
+    listens to none on these models); a constraint's IntegrityError is raised as
+    from create()."""
+    obj = model(**values)
+    opts = model._meta
+    new_id = opts.auto_field is not None and obj.pk is None
+    fields = [f for f in opts.local_concrete_fields if not (new_id and f is opts.auto_field)]
+    sql = _insert_sql(model, fields, obj, new_id)
+    if sql is None:
+        return model.objects.create(**values)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if new_id:
+            obj.pk = cursor.fetchone()[0]
+    obj._state.adding, obj._state.db = False, connection.alias
+    return obj
+
+
+def _insert_sql(model, fields, obj, new_id):
+    """The ORM's INSERT of `fields` (with RETURNING the id when it is new); None when
+    it is not one plain placeholder per column, or the database cannot return ids."""
+    key = (model, connection.vendor, tuple(f.attname for f in fields), new_id)
+    if key not in _INSERTS:
+        query = InsertQuery(model)
+        query.insert_values(fields, [obj])
+        compiler = query.get_compiler(connection=connection)
+        if new_id:
+            compiler.returning_fields = [model._meta.pk]
+        ((sql, params),) = compiler.as_sql()
+        plain = len(params) == len(fields) == sql.count("%s")
+        returns = not new_id or connection.features.can_return_columns_from_insert
+        _INSERTS[key] = sql if plain and returns else None
+    return _INSERTS[key]

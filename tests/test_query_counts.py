@@ -1,0 +1,158 @@
+"""The SQL statements of each write step, pinned: book, hold, hold-then-book, cancel
+and reschedule, through the API as a client sends them (JWT, an Idempotency-Key),
+with an enabled webhook endpoint (so the outbox fans out) and the list cache on
+(its version is a database row here: no Redis). Transaction control (BEGIN,
+COMMIT, SAVEPOINT, RELEASE) is not counted: it is no statement of the step's own.
+
+Before issue 23 (main at ccdd495): book 14, hold 13, book of a held slot 15,
+cancel 16, reschedule 20. docs/performance.md lists each statement that went.
+With the audit trail (issue 21) each write step adds one statement: its audit
+entries' one insert (doctor/unit.py).
+"""
+
+from datetime import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from doctor.models import Booking
+from doctor.replies import BookedSerializer
+from tests import steps
+from tests.conftest import client_for
+from tests.factories import (
+    BookingFactory,
+    DoctorFactory,
+    PatientFactory,
+    TimeSlotFactory,
+    UserFactory,
+    WebhookEndpointFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
+
+BOOK = 12
+HOLD = 12
+BOOK_HELD = 13
+CANCEL = 13
+RESCHEDULE = 17
+# The desk's booking for a patient: the booking's statements but the patient's
+# own read (here the desk user's), plus the patient's read, the desk's doctors,
+# and the booking read again for its reply (DoctorBookingSerializer).
+DESK_BOOK = 15
+
+
+@pytest.fixture(autouse=True)
+def outbox_and_list_cache(settings):
+    settings.LIST_CACHE = True
+    WebhookEndpointFactory()
+
+
+@pytest.fixture
+def patient():
+    return PatientFactory()
+
+
+@pytest.fixture
+def client(patient):
+    return client_for(patient)
+
+
+def statements(step):
+    """(the step's response, the SQL statements it sent but transaction control)."""
+    with CaptureQueriesContext(connection) as captured:
+        response = step()
+    sql = [q["sql"] for q in captured.captured_queries]
+    return response, [s for s in sql if not s.lstrip().upper().startswith(CONTROL)]
+
+
+def test_booking_sends_the_pinned_statements(client):
+    slot = TimeSlotFactory()
+
+    response, sql = statements(lambda: steps.book(client, slot, HTTP_IDEMPOTENCY_KEY="k-1"))
+
+    assert response.status_code == 200
+    assert len(sql) == BOOK, sql
+
+
+def test_holding_sends_the_pinned_statements(client):
+    slot = TimeSlotFactory()
+
+    response, sql = statements(lambda: steps.hold(client, slot, HTTP_IDEMPOTENCY_KEY="k-1"))
+
+    assert response.status_code == 201
+    assert len(sql) == HOLD, sql
+
+
+def test_booking_a_held_slot_sends_the_pinned_statements(client):
+    slot = TimeSlotFactory()
+    assert steps.hold(client, slot, HTTP_IDEMPOTENCY_KEY="k-1").status_code == 201
+
+    response, sql = statements(lambda: steps.book(client, slot, HTTP_IDEMPOTENCY_KEY="k-2"))
+
+    assert response.status_code == 200
+    assert len(sql) == BOOK_HELD, sql
+
+
+def test_a_desk_booking_sends_the_pinned_statements(patient):
+    doctor = DoctorFactory()
+    desk = UserFactory(user_type="desk")
+    desk.desk_doctors.set([doctor])
+    slot = TimeSlotFactory(doctor=doctor)
+    body = {"slot_id": slot.pk, "patient_id": patient.pk}
+    desk_client = client_for(desk)
+
+    response, sql = statements(
+        lambda: desk_client.post(
+            reverse("desk-bookings"), body, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+        )
+    )
+
+    assert response.status_code == 201
+    assert len(sql) == DESK_BOOK, sql
+
+
+def test_cancelling_sends_the_pinned_statements(client, patient):
+    booking = BookingFactory(patient=patient)
+
+    response, sql = statements(
+        lambda: steps.cancel(client, booking.slot, HTTP_IDEMPOTENCY_KEY="k-1")
+    )
+
+    assert response.status_code == 200
+    assert len(sql) == CANCEL, sql
+
+
+def test_rescheduling_sends_the_pinned_statements(client, patient):
+    booking = BookingFactory(patient=patient)
+    target = TimeSlotFactory(doctor=booking.slot.doctor, start_time=time(15))
+
+    response, sql = statements(
+        lambda: steps.reschedule(client, booking, target, HTTP_IDEMPOTENCY_KEY="k-1")
+    )
+
+    assert response.status_code == 200
+    assert len(sql) == RESCHEDULE, sql
+    assert Booking.objects.get(slot=target).rescheduled_from == booking
+
+
+def test_a_replay_reads_the_stored_reply_and_writes_nothing(client):
+    slot = TimeSlotFactory()
+    steps.book(client, slot, HTTP_IDEMPOTENCY_KEY="k-1")
+
+    response, sql = statements(lambda: steps.book(client, slot, HTTP_IDEMPOTENCY_KEY="k-1"))
+
+    assert response["Idempotent-Replayed"] == "true"
+    # The token's user, the claim's insert (refused by the key's unique constraint), the key read.
+    assert len(sql) == 3, sql
+
+
+def test_the_booking_reply_is_what_its_serializer_would_give(client, patient):
+    slot = TimeSlotFactory()
+
+    reply = steps.book(client, slot).json()
+
+    assert reply == BookedSerializer(Booking.objects.get(slot=slot)).data
