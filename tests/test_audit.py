@@ -13,7 +13,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from doctor import services
 from doctor.models import Booking, Hold, TimeSlot
-from doctor.unit import audit_made, audit_removed, slot_change
+from doctor.unit import slot_change
 from events.models import Event
 from tests.conftest import client_for
 from tests.factories import (
@@ -191,15 +191,6 @@ def test_a_staff_edit_writes_slot_updated_by_the_staff_user(admin_user, doctor, 
         "start_time": ["10:00:00", "12:00:00"],
         "end_time": ["10:30:00", "12:30:00"],
     }
-
-
-def test_schedule_made_and_removed_slots_have_their_own_actions(doctor, slot):
-    """schedules/ writes these through the same hooks (built in parallel)."""
-    with slot_change() as change:
-        audit_made(change, [slot], action="slot.scheduled")
-        audit_removed(change, slot, action="slot.unscheduled")
-    assert trail() == [("slot.scheduled", None), ("slot.unscheduled", None)]
-    assert AuditEntry.objects.first().changes["end_time"] == [None, "10:30:00"]
 
 
 def test_a_released_hold_is_released_by_its_patient(patient, patient_client, slot):

@@ -389,6 +389,52 @@ def test_the_desk_uses_the_patients_own_hold(desk_client, patient, slot):
     assert entry.changes["hold_id"] == [held.pk, held.pk]
 
 
+def test_the_desk_books_the_kind_of_visit_it_names_at_its_fee(desk_client, doctor, patient, slot):
+    doctor.video_consult_fee = 350
+    doctor.save(update_fields=["video_consult_fee"])
+
+    response = desk_client.post(
+        BOOKINGS,
+        {"slot_id": slot.pk, "patient_id": patient.pk, "visit_type": "video"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert (response.json()["visit_type"], response.json()["fee"]) == ("video", 350.0)
+
+
+def test_the_patients_hold_gives_the_desk_booking_its_kind_of_visit(
+    desk_client, doctor, patient, slot
+):
+    doctor.video_consult_fee = 350
+    doctor.save(update_fields=["video_consult_fee"])
+    HoldFactory(slot=slot, patient=patient, visit_type="video")
+
+    assert desk_book(desk_client, slot, patient).json()["visit_type"] == "video"
+
+
+def test_the_desk_cannot_book_a_kind_of_visit_the_doctor_does_not_offer(
+    desk_client, patient, slot
+):
+    response = desk_client.post(
+        BOOKINGS,
+        {"slot_id": slot.pk, "patient_id": patient.pk, "visit_type": "home"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "Visit type not offered"}
+    assert not Booking.objects.exists()
+
+
+def test_a_held_slot_is_refused_before_an_unknown_patient(desk_client, slot):
+    HoldFactory(slot=slot)
+
+    response = desk_book(desk_client, slot, 999_999)
+
+    assert (response.status_code, response.json()) == (400, {"message": "Slot is held"})
+
+
 def test_someone_elses_hold_refuses_the_desk(desk_client, patient, slot):
     HoldFactory(slot=slot)
     response = desk_book(desk_client, slot, patient)

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from audit.models import AuditEntry
 from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
 from doctor.tasks import pass_on_lapsed_holds
 from schedules.models import Override, Schedule
@@ -284,6 +285,38 @@ def test_the_lapsed_hold_pass_on_removes_a_kept_slot_too(doctor, doctor_client, 
     pass_on_lapsed_holds()
 
     assert not TimeSlot.objects.filter(pk=slot.pk).exists()
+
+
+def trail():
+    return [(e.action, e.actor["id"] if e.actor else None) for e in AuditEntry.objects.all()]
+
+
+def test_each_slot_a_schedule_makes_or_removes_is_audited_with_its_doctor(doctor, doctor_client):
+    put(doctor_client, week((0, "09:00", "10:00")))
+    put(doctor_client, week((0, "09:00", "09:30")))
+
+    assert trail() == [
+        ("slot.scheduled", doctor.pk),
+        ("slot.scheduled", doctor.pk),
+        ("slot.unscheduled", doctor.pk),
+    ]
+    removed = AuditEntry.objects.last()
+    assert removed.changes["start_time"] == ["09:30:00", None]
+
+
+def test_a_slot_removed_with_a_lapsed_hold_audits_the_lapse_with_no_actor(
+    doctor, doctor_client, patient_client, frozen
+):
+    put(doctor_client, week((0, "09:00", "09:30")))
+    slot = schedule_slot(doctor)
+    hold(patient_client, slot)
+    frozen.move(minutes=6)  # the hold lapsed; nothing ran
+
+    assert put(doctor_client, week()).json()["removed"] == 1
+
+    assert trail()[-2:] == [("hold.lapsed", None), ("slot.unscheduled", doctor.pk)]
+    lapsed = AuditEntry.objects.get(action="hold.lapsed")
+    assert (lapsed.slot_id, lapsed.changes["status"]) == (slot.pk, ["active", "expired"])
 
 
 def test_the_holder_may_still_book_a_kept_slot(doctor, doctor_client, patient_client):
