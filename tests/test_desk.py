@@ -413,9 +413,7 @@ def test_the_patients_hold_gives_the_desk_booking_its_kind_of_visit(
     assert desk_book(desk_client, slot, patient).json()["visit_type"] == "video"
 
 
-def test_the_desk_cannot_book_a_kind_of_visit_the_doctor_does_not_offer(
-    desk_client, patient, slot
-):
+def test_the_desk_cannot_book_a_kind_of_visit_the_doctor_does_not_offer(desk_client, patient, slot):
     response = desk_client.post(
         BOOKINGS,
         {"slot_id": slot.pk, "patient_id": patient.pk, "visit_type": "home"},
