@@ -95,20 +95,36 @@ def create(model, **values):
     as save() fills them), the new id read back. No signals are sent (the project
     listens to none on these models); a constraint's IntegrityError is raised as
     from create()."""
-    obj = model(**values)
-    opts = model._meta
-    new_id = opts.auto_field is not None and obj.pk is None
-    fields = [f for f in opts.local_concrete_fields if not (new_id and f is opts.auto_field)]
-    sql = _insert_sql(model, fields, obj, new_id)
-    if sql is None:
-        return model.objects.create(**values)
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    return save_new(model(**values))
+
+
+def save_new(obj):
+    """create()'s INSERT of an instance already made (unsaved): `obj`, saved."""
+    statement = insert_statement(obj)
+    if statement is None:
+        obj.save(force_insert=True)
+        return obj
+    sql, params, new_id = statement
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if new_id:
             obj.pk = cursor.fetchone()[0]
     obj._state.adding, obj._state.db = False, connection.alias
     return obj
+
+
+def insert_statement(obj):
+    """(sql, params, whether it returns a new id) of save_new(obj)'s INSERT, not
+    sent: for a caller that sends it inside a larger statement. None when the ORM's
+    INSERT of it is not one plain placeholder per column (save_new then saves)."""
+    opts = obj._meta
+    new_id = opts.auto_field is not None and obj.pk is None
+    fields = [f for f in opts.local_concrete_fields if not (new_id and f is opts.auto_field)]
+    sql = _insert_sql(type(obj), fields, obj, new_id)
+    if sql is None:
+        return None
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    return sql, params, new_id
 
 
 def _insert_sql(model, fields, obj, new_id):

@@ -9,6 +9,7 @@ only its doctors' slots, without the notices that bind a patient.
 from django.utils import timezone
 
 from config.errors import NotFound, Refused
+from config.prepared import create
 from doctor import rules
 from doctor.locks import (
     SlotNotFound,
@@ -28,15 +29,16 @@ from doctor.unit import slot_change
 CREATED_FIELDS = ("status", "patient_id", "booked_by", "visit_type", "fee")
 
 
-def _take(slot, hold, booking_fields):
-    """The locked slot becomes booked: its hold (the booker's own) is used.
+def _take(slot, hold, booking_fields, *, capped=False):
+    """The locked slot becomes booked: its hold (the booker's own) is used; `capped`:
+    only while the patient is under the booking cap (the patient's row locked).
     (booking, its `booking.created` changes: the booking, the slot's flags, the hold)."""
     used = {}
     if hold is not None:
         end_hold(hold, Hold.Status.USED)
         used = {"hold_id": [hold.pk, hold.pk], "hold.status": [Hold.Status.ACTIVE, hold.status]}
-    flags = set_booked(slot, True)
-    booking = Booking.objects.create(slot=slot, **booking_fields)
+    flags = set_booked(slot, True, capped=booking_fields["patient"] if capped else None)
+    booking = create(Booking, slot=slot, **booking_fields)  # compiled once per process
     made = {name: [None, getattr(booking, name)] for name in CREATED_FIELDS}
     if booking.fee is not None:  # a JSON number, as the replies give it
         made["fee"] = [None, float(booking.fee)]
@@ -74,8 +76,9 @@ def slot_book(*, slot_id, patient, desk=None, visit_type=None):
         if visit_type is None:
             mine = hold is not None and patient is not None and hold.patient_id == patient.pk
             visit_type = hold.visit_type if mine else "clinic"
+        # The cap last, counted in the slot's update (_take), under the patient's lock.
         refusal = unbookable_refusal(
-            slot, hold, patient, lock="held", notice=desk is None, visit_type=visit_type
+            slot, hold, patient, lock="held", notice=desk is None, visit_type=visit_type, cap=False
         )
         if refusal:
             raise Refused(refusal)
@@ -84,6 +87,7 @@ def slot_book(*, slot_id, patient, desk=None, visit_type=None):
             slot,
             hold,
             {"patient": patient, "booked_by": booked_by, **_visit(slot.doctor, visit_type)},
+            capped=True,
         )
         change.audit(
             "booking.created",

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Subquery
 
-from config.errors import NotFound
+from config.errors import NotFound, Refused
 from config.prepared import STAND_IN_DAY, STAND_IN_TIME, STAND_INS, Prepared, instances
 from doctor import rules
 from doctor.clock import clinic_now
@@ -167,23 +167,32 @@ def end_hold(hold, status):
         )
 
 
-def set_booked(slot, booked):
+def set_booked(slot, booked, *, capped=None):
     """Flip the locked slot's flags; what changed, as an audit entry's `changes` has it.
     slot.save(update_fields=["is_booked", "is_available"]), as one plain statement
-    (the ORM's save costs a booking more CPU than the update itself)."""
+    (the ORM's save costs a booking more CPU than the update itself).
+
+    `capped`, a patient whose row is locked: the slot is booked only while they are
+    under the booking cap, counted in the same statement (unbookable_refusal with
+    cap=False left it here); over it, TOO_MANY_BOOKINGS is raised, nothing written."""
+    table = connection.ops.quote_name(TimeSlot._meta.db_table)
+    sql = f'UPDATE {table} SET "is_available" = %s, "is_booked" = %s WHERE "id" = %s'
+    params = [not booked, booked, slot.pk]
+    if capped is not None:
+        count_sql, count_params = _ACTIVE_FUTURE.sql([capped.pk, *_clinic_day_and_time()])
+        under, under_params = rules.under_booking_cap_sql(count_sql)
+        sql, params = f"{sql} AND {under}", [*params, *count_params, *under_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount == 0:  # the slot is locked: only the cap can refuse
+            raise Refused(rules.TOO_MANY_BOOKINGS)
     old = {"is_booked": slot.is_booked, "is_available": slot.is_available}
     slot.is_booked, slot.is_available = booked, not booked
-    table = connection.ops.quote_name(TimeSlot._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'UPDATE {table} SET "is_available" = %s, "is_booked" = %s WHERE "id" = %s',
-            [not booked, booked, slot.pk],
-        )
     return {f"slot.{name}": [value, getattr(slot, name)] for name, value in old.items()}
 
 
 def unbookable_refusal(
-    slot, hold, patient, *, moving_from=None, lock=True, notice=True, visit_type=None
+    slot, hold, patient, *, moving_from=None, lock=True, notice=True, visit_type=None, cap=True
 ):
     """Why `patient` may not take the locked `slot` (whose live hold is `hold`), or None:
     the rules, then the kind of visit (when named), then the booking cap. A move adds
@@ -194,6 +203,8 @@ def unbookable_refusal(
     patient's parallel bookings of different slots queue and each counts the ones
     committed before it; `lock="held"`: the caller holds that lock already
     (lock_patient_with_live_hold); `lock=False` counts without it (judging a waitlist offer).
+    `cap=False`: the caller's write applies the cap instead (set_booked's `capped`),
+    with the patient's lock held; nothing may refuse between the two.
     The front desk books without the minimum notice (`notice=False`) for a patient
     it names: none (not an active patient) is 404, after the slot's refusals.
     """
@@ -205,6 +216,8 @@ def unbookable_refusal(
         return refusal
     if patient is None:
         raise NotFound(rules.PATIENT_NOT_FOUND)
+    if not cap:
+        return None
     if lock is True:
         lock_user(patient)
     counted = _ACTIVE_FUTURE.rows(patient.pk, *_clinic_day_and_time())

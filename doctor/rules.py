@@ -336,6 +336,12 @@ def booking_cap_refusal(active_count):
     return TOO_MANY_BOOKINGS if active_count >= settings.MAX_ACTIVE_BOOKINGS else None
 
 
+def under_booking_cap_sql(count_sql):
+    """Twin of booking_cap_refusal as an SQL condition, (sql, params): true while the
+    count `count_sql` selects (no row: none) is under the cap."""
+    return f"COALESCE(({count_sql}), 0) < %s", [settings.MAX_ACTIVE_BOOKINGS]
+
+
 def active_future(bookings, now=None):
     """Twin of booking_cap_refusal's count: booked, and the slot still to start."""
     slots = _related(bookings, "slot").objects

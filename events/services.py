@@ -1,11 +1,12 @@
 """The events outbox and its webhook deliveries.
 
 event_emit() writes the event and one Delivery per interested endpoint in the
-caller's transaction, and enqueues delivery only once that commits: a change
-that rolls back emits nothing. The database, not the broker, is the record of
-what is owed: a worker claims a delivery with a conditional UPDATE (a lease),
-so two workers never attempt it at once, and the periodic sweep re-enqueues
-what is due or was left by a dead worker. Every task is harmless twice.
+caller's transaction (in one statement on PostgreSQL), and enqueues delivery
+only once that commits: a change that rolls back emits nothing. The database,
+not the broker, is the record of what is owed: a worker claims a delivery
+with a conditional UPDATE (a lease), so two workers never attempt it at once,
+and the periodic sweep re-enqueues what is due or was left by a dead worker.
+Every task is harmless twice.
 
 This app is generic: an event is a type and ready JSON data, built by the app
 whose change it records; nothing here imports that app or DRF.
@@ -22,7 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from config.prepared import create
+from config.prepared import insert_statement
 from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from events.transport import post
 
@@ -64,11 +65,30 @@ def env_endpoint():
 
 def event_emit(event_type, data):
     """Record an event (`data`: ready JSON) and its deliveries in the caller's transaction."""
-    event = create(Event, type=event_type, data=data)  # compiled once per process
-    ids = _deliveries_create(event, timezone.now())
+    event = Event(type=event_type, data=data)
+    sql, params = emit_sql(event, timezone.now())
+    with connection.cursor() as cursor:
+        for statement, values in zip(sql, params, strict=True):
+            cursor.execute(statement, values)  # the deliveries' last: their ids
+        ids = [row[0] for row in cursor.fetchall()]
+    event._state.adding, event._state.db = False, connection.alias
     if ids:
         transaction.on_commit(lambda: enqueue(ids))
     return event
+
+
+def emit_sql(event, now):
+    """The statements of event_emit: ([sql], [params]). On PostgreSQL ONE statement,
+    the event's INSERT (compiled once per process) in a writable WITH before the
+    deliveries' INSERT ... SELECT, so the outbox costs a write one round trip; on
+    SQLite, which has no writable WITH, the same two INSERTs one after the other.
+    (The deliveries' foreign key to the event is checked at commit, as Django makes
+    it on PostgreSQL: DEFERRABLE INITIALLY DEFERRED.)"""
+    sql, params = deliveries_sql(event.pk, event.type, now)
+    event_sql, event_params, _ = insert_statement(event)  # the event's id is set: uuid4
+    if connection.vendor == "postgresql":
+        return [f'WITH "event" AS ({event_sql}) {sql}'], [[*event_params, *params]]
+    return [event_sql, sql], [event_params, params]
 
 
 # The endpoints that want an event type (WebhookEndpoint.wants, in SQL): enabled,
@@ -81,17 +101,10 @@ WANTS_SQL = {
 }
 
 
-def _deliveries_create(event, now):
-    """One Delivery per endpoint that wants the event, in ONE statement (INSERT ...
-    SELECT from the enabled endpoints), not a read of the endpoints then an insert:
-    the booking's transaction pays one round trip for its outbox fan-out. The ids made."""
-    with connection.cursor() as cursor:
-        cursor.execute(*deliveries_sql(event.pk, event.type, now))
-        return [row[0] for row in cursor.fetchall()]
-
-
 def deliveries_sql(event_id, event_type, now):
-    """(sql, params) of _deliveries_create (bench/booking.py's floor sends it too)."""
+    """(sql, params) of the event's deliveries: one per endpoint that wants it, in ONE
+    statement (INSERT ... SELECT from the enabled endpoints), not a read of the
+    endpoints then an insert. The ids made are returned."""
     fields = {f.attname: f for f in Delivery._meta.concrete_fields}
     values = {
         "event_id": event_id,

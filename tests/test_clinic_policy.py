@@ -337,6 +337,21 @@ def test_a_patient_at_the_cap_can_neither_book_nor_hold(
     assert untouched(slot)
 
 
+def test_a_held_slot_booked_at_the_cap_is_refused_and_stays_held(
+    clock, cap, patient, patient_client
+):
+    slot = slot_on(DoctorFactory(), 3)
+    assert hold(patient_client, slot).status_code == 201
+    give_bookings(patient, cap)
+
+    response = book(patient_client, slot)
+
+    assert (response.status_code, response.json()) == (400, TOO_MANY)
+    slot.refresh_from_db()
+    assert (slot.is_booked, slot.is_available, slot.bookings.count()) == (False, True, 0)
+    assert Hold.objects.get(slot=slot).status == Hold.Status.ACTIVE
+
+
 @pytest.mark.parametrize(
     "how",
     [

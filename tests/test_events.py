@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -127,8 +127,9 @@ def test_the_sweep_creates_the_environment_endpoint_once_and_it_gets_every_event
 def test_emitting_an_event_never_touches_the_endpoint_rows(settings, django_assert_num_queries):
     settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = "http://127.0.0.1:9/env", ENV_SECRET
 
-    # The event and the enabled endpoints: no get_or_create of WEBHOOK_URL's row.
-    with django_assert_num_queries(2):
+    # The event and the enabled endpoints' deliveries: no get_or_create of WEBHOOK_URL's
+    # row. One statement on PostgreSQL (a writable WITH), two on SQLite.
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 2):
         services.event_emit("booking.created", {})
 
     assert not WebhookEndpoint.objects.exists()

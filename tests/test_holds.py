@@ -196,14 +196,14 @@ def test_the_holder_books_and_the_hold_is_used(patient, patient_client, slot):
 
 
 def test_a_failed_booking_leaves_the_hold_live(patient_client, slot, monkeypatch):
-    from doctor.models import Booking as BookingModel
+    from doctor import bookings
 
     hold(patient_client, slot)
 
     def refuse(*args, **kwargs):
         raise IntegrityError("simulated")
 
-    monkeypatch.setattr(BookingModel.objects, "create", refuse)
+    monkeypatch.setattr(bookings, "create", refuse)  # the booking's INSERT
     with pytest.raises(IntegrityError):
         book(patient_client, slot)
 

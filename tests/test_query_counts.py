@@ -34,15 +34,19 @@ pytestmark = pytest.mark.django_db
 
 CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 
-BOOK = 12
+# On PostgreSQL, the production database. SQLite has no writable WITH: there an
+# outbox event and its deliveries are two statements (events/services.py emit_sql),
+# one more for each step that emits an event (all but the hold).
+EMITS = 0 if connection.vendor == "postgresql" else 1
+BOOK = 10
 HOLD = 12
-BOOK_HELD = 13
-CANCEL = 13
-RESCHEDULE = 17
+BOOK_HELD = 11
+CANCEL = 12
+RESCHEDULE = 16
 # The desk's booking for a patient: the booking's statements but the patient's
 # own read (here the desk user's), plus the patient's read, the desk's doctors,
 # and the booking read again for its reply (DoctorBookingSerializer).
-DESK_BOOK = 15
+DESK_BOOK = 13
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +79,7 @@ def test_booking_sends_the_pinned_statements(client):
     response, sql = statements(lambda: steps.book(client, slot, HTTP_IDEMPOTENCY_KEY="k-1"))
 
     assert response.status_code == 200
-    assert len(sql) == BOOK, sql
+    assert len(sql) == BOOK + EMITS, sql
 
 
 def test_holding_sends_the_pinned_statements(client):
@@ -94,7 +98,7 @@ def test_booking_a_held_slot_sends_the_pinned_statements(client):
     response, sql = statements(lambda: steps.book(client, slot, HTTP_IDEMPOTENCY_KEY="k-2"))
 
     assert response.status_code == 200
-    assert len(sql) == BOOK_HELD, sql
+    assert len(sql) == BOOK_HELD + EMITS, sql
 
 
 def test_a_desk_booking_sends_the_pinned_statements(patient):
@@ -112,7 +116,7 @@ def test_a_desk_booking_sends_the_pinned_statements(patient):
     )
 
     assert response.status_code == 201
-    assert len(sql) == DESK_BOOK, sql
+    assert len(sql) == DESK_BOOK + EMITS, sql
 
 
 def test_cancelling_sends_the_pinned_statements(client, patient):
@@ -123,7 +127,7 @@ def test_cancelling_sends_the_pinned_statements(client, patient):
     )
 
     assert response.status_code == 200
-    assert len(sql) == CANCEL, sql
+    assert len(sql) == CANCEL + EMITS, sql
 
 
 def test_rescheduling_sends_the_pinned_statements(client, patient):
@@ -135,7 +139,7 @@ def test_rescheduling_sends_the_pinned_statements(client, patient):
     )
 
     assert response.status_code == 200
-    assert len(sql) == RESCHEDULE, sql
+    assert len(sql) == RESCHEDULE + EMITS, sql
     assert Booking.objects.get(slot=target).rescheduled_from == booking
 
 
