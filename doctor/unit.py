@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from audit.actor import current_actor
 from audit.models import AuditEntry
+from config.prepared import save_new
 from doctor import rules
 from doctor.locks import live_hold
 from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
@@ -172,7 +173,9 @@ class Change:
                 self.offered.append(entry)
         for doctor, slots in self._added:
             self.offered += offer_new_slots(doctor, slots, self)
-        if self._entries:
+        if len(self._entries) == 1:  # most writes: the INSERT compiled once per process
+            save_new(self._entries[0])
+        elif self._entries:
             AuditEntry.objects.bulk_create(self._entries)
         for event_type, data in self._events:
             event_emit(event_type, data)

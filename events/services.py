@@ -23,7 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from config.prepared import insert_statement
+from config.prepared import db, insert_statement
 from events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from events.transport import post
 
@@ -113,7 +113,8 @@ def deliveries_sql(event_id, event_type, now):
         "next_attempt_at": now,
         "give_up_at": now + GIVE_UP_AFTER,
     }
-    params = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
+    conn = db()  # not the proxy: read once, not per value
+    params = [fields[name].get_db_prep_save(value, conn) for name, value in values.items()]
     columns = [f'"{name}"' for name in values]
     endpoints = WebhookEndpoint._meta.db_table
     wants = WANTS_SQL[connection.vendor].format(col=f'"{endpoints}"."event_types"')

@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.errors import DomainError
-from config.prepared import create
+from config.prepared import create, db
 from idempotency.models import IdempotencyKey
 
 # A first request that has held its key this long without answering is taken
@@ -91,8 +91,9 @@ def key_answer(record, *, status_code, body):
         f'UPDATE {table} SET "status_code" = %s, "body" = %s, "locked_at" = NULL'
         ' WHERE "id" = %s AND "locked_at" = %s AND "status_code" IS NULL'
     )
+    conn = db()  # not the proxy: read once, not per value
     params = [
-        fields[name].get_db_prep_save(value, connection)
+        fields[name].get_db_prep_save(value, conn)
         for name, value in (
             ("status_code", status_code),
             ("body", body),

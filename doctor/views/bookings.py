@@ -47,6 +47,8 @@ def visit_type_of(request):
         data = request.data
     except UnsupportedMediaType:
         return None
+    if isinstance(data, dict) and not data:  # no body, or {}: nothing to validate
+        return None
     serializer = VisitTypeSerializer(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data.get("visit_type")
