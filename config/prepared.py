@@ -11,7 +11,7 @@ Only for queries whose every variable part is an argument: nothing from the
 clock or the settings may be compiled in (it would be frozen at the first call).
 """
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.sql import InsertQuery
@@ -20,6 +20,7 @@ from django.db.models.sql import InsertQuery
 STAND_INS = tuple(-7_310_000_001 - n for n in range(8))
 STAND_IN_DAY = date(1001, 2, 3)
 STAND_IN_TIME = time(4, 5, 6, 789)
+STAND_IN_INSTANT = datetime(1001, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
 
 
 def db():

@@ -12,9 +12,11 @@ from doctor.locks import (
     SlotNotFound,
     end_hold,
     hold_created_changes,
+    hold_reads,
     lock_patient_with_live_hold,
     locked_slots,
-    unbookable_refusal,
+    locked_slots_with_own_hold,
+    uncapped_refusal,
 )
 from doctor.models import Hold, TimeSlot
 from doctor.unit import slot_change
@@ -47,17 +49,13 @@ def hold_place(*, slot_id, patient, visit_type=None):
     return _hold(slot_id, patient, visit_type, last_attempt=True)
 
 
-def _own_holds(patient):
-    return Hold.objects.filter(patient=patient, status=Hold.Status.ACTIVE, kind=Hold.Kind.HOLD)
-
-
 def _hold(slot_id, patient, visit_type, *, last_attempt=False):
-    """One attempt of hold_place. The slots of the patient's previous holds are locked
-    with this one, in id order, so each released hold passes its slot on under that
+    """One attempt of hold_place. The slot of the patient's previous hold is locked
+    with this one, in id order, so a released hold passes its slot on under that
     slot's lock. A hold placed by the same patient meanwhile (two at once) is found
     under the patient's lock: its slot was not locked, so the attempt starts again."""
     with slot_change() as change:
-        slots = locked_slots({slot_id, *_own_holds(patient).values_list("slot_id", flat=True)})
+        slots = locked_slots_with_own_hold(slot_id, patient)
         slot = slots.get(slot_id)
         if slot is None:
             raise SlotNotFound()
@@ -65,41 +63,42 @@ def _hold(slot_id, patient, visit_type, *, last_attempt=False):
         hold = lock_patient_with_live_hold(slot, patient)
         if not slot.is_booked and hold is not None and hold.patient_id == patient.pk:
             return hold, False
-        # The cap is counted under the patient's row lock: one patient, one hold,
-        # their holds change only under that lock, so they are read again below it.
-        if refusal := unbookable_refusal(slot, hold, patient, lock="held", visit_type=visit_type):
+        if refusal := uncapped_refusal(slot, hold, patient, visit_type=visit_type):
             raise Refused(refusal)
-        expires_at = _expiry(slot, patient)
-        _end_own_holds(patient, slots, change, last_attempt=last_attempt)
+        # The cap, the rehold and the previous hold, read under both locks: one
+        # patient, one hold, their holds change only under the patient's lock.
+        booked, first_expires_at, previous = hold_reads(slot, patient)
+        if refusal := rules.booking_cap_refusal(booked) or rules.rehold_refusal(first_expires_at):
+            raise Refused(refusal)
+        _end_own_hold(previous, slots, change, patient, last_attempt=last_attempt)
         hold = Hold.objects.create(
-            slot=slot, patient=patient, expires_at=expires_at, visit_type=visit_type
+            slot=slot,
+            patient=patient,
+            expires_at=_expiry(first_expires_at),
+            visit_type=visit_type,
         )
         change.audit("hold.created", slot=slot, changes=hold_created_changes(hold))
         return hold, True
 
 
-def _expiry(slot, patient):
-    """When the patient's new hold on the locked slot ends: HOLD_SECONDS from now,
-    or, if they held it within the hour, when the first of those holds ended
-    (refused once that has passed). Holds of a slot change only under its lock."""
-    first = slot.holds.filter(patient=patient).recent().values_list("expires_at", flat=True)
-    first_expires_at = first.first()
-    if refusal := rules.rehold_refusal(first_expires_at):
-        raise Refused(refusal)
+def _expiry(first_expires_at):
+    """When the patient's new hold ends: HOLD_SECONDS from now or, if they held the
+    slot within the hour, when the first of those holds ended (rules.rehold_refusal
+    refuses once that has passed)."""
     return first_expires_at or timezone.now() + timedelta(seconds=settings.HOLD_SECONDS)
 
 
-def _end_own_holds(patient, slots, change, *, last_attempt):
-    """End the patient's previous holds (read again under their row's lock); each
+def _end_own_hold(previous, slots, change, patient, *, last_attempt):
+    """End the patient's previous hold (read under their row's lock), if any; its
     slot goes to its waitlist under the lock `slots` holds on it. A hold whose slot
     is not among them was placed meanwhile: start again, unless out of attempts."""
-    previous = list(_own_holds(patient))
-    if not last_attempt and any(other.slot_id not in slots for other in previous):
+    if previous is None:
+        return
+    if not last_attempt and previous.slot_id not in slots:
         raise _OwnHoldMoved
-    for other in previous:
-        end_hold(other, Hold.Status.RELEASED if other.is_live else Hold.Status.EXPIRED)
-        if other.slot_id in slots:
-            change.freed(slots[other.slot_id], passed_by=patient)
+    end_hold(previous, Hold.Status.RELEASED if previous.is_live else Hold.Status.EXPIRED)
+    if previous.slot_id in slots:
+        change.freed(slots[previous.slot_id], passed_by=patient)
 
 
 def hold_release(*, hold_id, patient):

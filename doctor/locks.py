@@ -11,10 +11,17 @@ from collections import defaultdict
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Subquery
+from django.db.models import Count, Q, Subquery
 
 from config.errors import NotFound, Refused
-from config.prepared import STAND_IN_DAY, STAND_IN_TIME, STAND_INS, Prepared, instances
+from config.prepared import (
+    STAND_IN_DAY,
+    STAND_IN_INSTANT,
+    STAND_IN_TIME,
+    STAND_INS,
+    Prepared,
+    instances,
+)
 from doctor import rules
 from doctor.clock import clinic_now
 from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
@@ -57,14 +64,43 @@ def locked_slot(slot_id, **filters):
 
 
 def _prepared(slot_id):
-    """_lockable().filter(pk=slot_id).first(), sent as _LOCKED_SLOT: the slot's columns,
-    then its doctor's (select_related), as the ORM selects them."""
+    """_lockable().filter(pk=slot_id).first(), sent as _LOCKED_SLOT."""
     rows = _LOCKED_SLOT.rows(TimeSlot._meta.pk.get_prep_value(slot_id))
-    if not rows:
-        return None
-    slot, end = instances(TimeSlot, rows[0])
-    slot.doctor = instances(get_user_model(), rows[0], end)[0]
+    return _slot_with_doctor(rows[0]) if rows else None
+
+
+def _slot_with_doctor(row):
+    """A _lockable() row: the slot's columns, then its doctor's (select_related), as
+    the ORM selects them."""
+    slot, end = instances(TimeSlot, row)
+    slot.doctor = instances(get_user_model(), row, end)[0]
     return slot
+
+
+def _own_holds(patient_id):
+    """The patient's own active hold: at most one, the database says so
+    (hold_one_active_per_patient). Waitlist offers are apart."""
+    own = Hold.objects.filter(patient=patient_id, status=Hold.Status.ACTIVE, kind=Hold.Kind.HOLD)
+    return own.order_by()  # one row at most: nothing to sort
+
+
+# A hold's slot locks: the slot, and that of the patient's own hold, in id order.
+# The hold's slot id is a scalar subquery (one row at most), so PostgreSQL finds
+# both slots by their key (`id IN (subquery)` under an OR would scan them all).
+_LOCKED_WITH_OWN_HOLD = Prepared(
+    lambda slot_id, patient_id: (
+        _lockable()
+        .filter(Q(pk=slot_id) | Q(pk=Subquery(_own_holds(patient_id).values("slot_id")[:1])))
+        .order_by("pk")
+    )
+)
+
+
+def locked_slots_with_own_hold(slot_id, patient):
+    """locked_slots({slot_id, the slot of the patient's own hold}) in one statement.
+    The hold is read unlocked, before the locks: a pre-read only (hold_reads decides)."""
+    rows = _LOCKED_WITH_OWN_HOLD.rows(TimeSlot._meta.pk.get_prep_value(slot_id), patient.pk)
+    return {slot.pk: slot for slot in map(_slot_with_doctor, rows)}
 
 
 def lock_user(user):
@@ -208,10 +244,9 @@ def unbookable_refusal(
     The front desk books without the minimum notice (`notice=False`) for a patient
     it names: none (not an active patient) is 404, after the slot's refusals.
     """
-    if rules.gone_unfit(slot, hold):
-        raise SlotNotFound()
-    refusal = rules.booking_refusal(slot, hold, patient, moving_from=moving_from, notice=notice)
-    refusal = refusal or rules.visit_type_refusal(slot.doctor, visit_type)
+    refusal = uncapped_refusal(
+        slot, hold, patient, moving_from=moving_from, notice=notice, visit_type=visit_type
+    )
     if refusal is not None or moving_from is not None:
         return refusal
     if patient is None:
@@ -222,6 +257,14 @@ def unbookable_refusal(
         lock_user(patient)
     counted = _ACTIVE_FUTURE.rows(patient.pk, *_clinic_day_and_time())
     return rules.booking_cap_refusal(counted[0][0] if counted else 0)
+
+
+def uncapped_refusal(slot, hold, patient, *, moving_from=None, notice=True, visit_type=None):
+    """unbookable_refusal's refusals before the cap (a hold counts with hold_reads)."""
+    if rules.gone_unfit(slot, hold):
+        raise SlotNotFound()
+    refusal = rules.booking_refusal(slot, hold, patient, moving_from=moving_from, notice=notice)
+    return refusal or rules.visit_type_refusal(slot.doctor, visit_type)
 
 
 class _Moment:
@@ -242,16 +285,53 @@ def _clinic_day_and_time():
     return now.date(), now.time()
 
 
-# The patient's active future bookings, counted: compiled once per process, the
-# clinic's date and time sent as arguments (never compiled in).
-_ACTIVE_FUTURE = Prepared(
-    lambda patient_id, day, at: (
+def _active_future_count(patient_id, day, at):
+    return (
         Booking.objects.filter(patient=patient_id)
         .active_future(now=_Moment(day, at))
         .order_by()
         .values("patient")
         .annotate(count=Count("pk"))
         .values_list("count")  # a row per patient: none when they have no booking
-    ),
-    (STAND_INS[0], STAND_IN_DAY, STAND_IN_TIME),
-)
+    )
+
+
+# The patient's active future bookings, counted: compiled once per process, the
+# clinic's date and time sent as arguments (never compiled in).
+_ACTIVE_FUTURE = Prepared(_active_future_count, (STAND_INS[0], STAND_IN_DAY, STAND_IN_TIME))
+
+
+# Every column, in the model's order (Hold.from_db takes a full row positionally).
+OWN_HOLD_COLUMNS = tuple(field.attname for field in Hold._meta.concrete_fields)
+
+
+def _hold_reads(patient_id, slot_id, day, at, since):
+    first = Hold.objects.filter(slot=slot_id, patient=patient_id).recent(since)
+    own = _own_holds(patient_id)
+    columns = {
+        "booked": Subquery(_active_future_count(patient_id, day, at)),
+        "first_expires_at": Subquery(first.values("expires_at")[:1]),
+        **{f"own_{name}": Subquery(own.values(name)[:1]) for name in OWN_HOLD_COLUMNS},
+    }
+    users = get_user_model().objects.filter(pk=patient_id)
+    return users.annotate(**columns).values_list(*columns)[:1]
+
+
+# Compiled once per process; the clinic's date and time and the rehold window's
+# start are arguments.
+_HOLD_READS = Prepared(_hold_reads, (*STAND_INS[:2], STAND_IN_DAY, STAND_IN_TIME, STAND_IN_INSTANT))
+
+
+def hold_reads(slot, patient):
+    """What a new hold of `patient` on the locked `slot` is decided on, in ONE statement
+    made once both locks are held (lock_patient_with_live_hold): (their active future
+    bookings counted, the `expires_at` of their first recent hold of the slot or None,
+    their own active hold or None). The count and their own hold change only under
+    the patient's lock, the slot's holds only under the slot's, so the statement's
+    snapshot, taken after both were granted, sees them as they are."""
+    since = rules.rehold_since()
+    (row,) = _HOLD_READS.rows(patient.pk, slot.pk, *_clinic_day_and_time(), since)
+    booked, first_expires_at, *own = row
+    if own[0] is None:
+        return booked or 0, first_expires_at, None
+    return booked or 0, first_expires_at, Hold.from_db(connection.alias, OWN_HOLD_COLUMNS, own)

@@ -169,11 +169,17 @@ def lapsed(holds):
     return holds.filter(status=holds.model.Status.ACTIVE, expires_at__lte=timezone.now())
 
 
-def recent(holds):
+def rehold_since():
+    """The start of the rehold window: holds placed after it are `recent`."""
+    return timezone.now() - REHOLD_WINDOW
+
+
+def recent(holds, since=None):
     """The holds placed within the last REHOLD_WINDOW (the patient's own, not waitlist
     offers), first first: asked of one patient's holds on one slot, the first one's
-    `expires_at` is the most a new hold of theirs on it may last."""
-    since = timezone.now() - REHOLD_WINDOW
+    `expires_at` is the most a new hold of theirs on it may last. (`since`: the
+    window's start, given by a caller that compiles the query once: locks.hold_reads)."""
+    since = since or rehold_since()
     own = holds.filter(kind=holds.model.Kind.HOLD, created_at__gt=since)
     return own.order_by("created_at", "id")
 

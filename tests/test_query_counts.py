@@ -7,7 +7,10 @@ COMMIT, SAVEPOINT, RELEASE) is not counted: it is no statement of the step's own
 Before issue 23 (main at ccdd495): book 14, hold 13, book of a held slot 15,
 cancel 16, reschedule 20. docs/performance.md lists each statement that went.
 With the audit trail (issue 21) each write step adds one statement: its audit
-entries' one insert (doctor/unit.py).
+entries' one insert (doctor/unit.py). Then hold 12 -> 9: the patient's own hold's
+slot rides on the slots' lock (a scalar subquery), and the booking count, the
+rehold's first expiry and the patient's own hold are read in one statement once
+both locks are held (doctor/locks.py: locked_slots_with_own_hold, hold_reads).
 """
 
 from datetime import time
@@ -39,7 +42,7 @@ CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 # one more for each step that emits an event (all but the hold).
 EMITS = 0 if connection.vendor == "postgresql" else 1
 BOOK = 10
-HOLD = 12
+HOLD = 9
 BOOK_HELD = 11
 CANCEL = 12
 RESCHEDULE = 16
