@@ -183,7 +183,7 @@ def slot_row_columns(serializer_class=TimeSlotSerializer):
     return shape_of(serializer_class).all_columns()
 
 
-class BookingSerializer(serializers.ModelSerializer):
+class BookingSerializer(ShapedOutput, serializers.ModelSerializer):
     """A booking as its patient sees it."""
 
     slot = TimeSlotSerializer(read_only=True)
