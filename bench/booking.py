@@ -68,8 +68,9 @@ class Floor:
     psycopg connection with client-side binding, as Django sends them: the token's
     user, the key's claim (its own transaction), then in one transaction the slot's
     lock (with its doctor), the patient's lock with the slot's live hold, the
-    booking count, the slot's update, the booking, its audit entry (the unit's one
-    insert), the event, its deliveries, the list version and the key's answer. The
+    slot's update (with the booking count), the booking, its audit entry (the
+    unit's one insert), the event with its deliveries (one statement), the list
+    version and the key's answer. The
     inserts are compiled by Django from the models once, so a column added to a
     model is in the floor too."""
 
@@ -103,16 +104,16 @@ class Floor:
         self.run(LOCK_SQL, [slot_id])
         self.run(PATIENT_SQL, [slot_id] * len(HOLD_COLUMNS) + [p])
         today = now.date()
-        self.run(COUNT_SQL, [p, today, now.time(), today])
-        self.run(BOOKED_SQL, [slot_id])
+        self.run(BOOKED_SQL, [slot_id, p, today, now.time(), today, MAX_ACTIVE_BOOKINGS])
         ((booking_id,),) = self.run(
             *insert(INSERTS["booking"], slot_id=slot_id, patient_id=p, created_at=now)
         )
         self.run(*audit_insert(booking_id, slot_id, p, now))
         event_id = uuid.uuid4()
         data = Jsonb({"id": booking_id, "status": "booked", "slot": {"id": slot_id}})
-        self.run(*insert(INSERTS["event"], id=event_id, data=data, created_at=now))
-        self.run(*deliveries_sql(event_id, "booking.created", now))
+        event_sql, event_params = insert(INSERTS["event"], id=event_id, data=data, created_at=now)
+        sql, params = deliveries_sql(event_id, "booking.created", now)
+        self.run(f'WITH "event" AS ({event_sql}) {sql}', [*event_params, *params])
         self.run(VERSION_SQL)
         self.run(ANSWER_SQL, [200, b'{"message":"Slot booked successfully"}', key_id, now])
         self.conn.commit()
@@ -135,14 +136,14 @@ PATIENT_SQL = (
     )
     + ' FROM "accounts_userprofile" WHERE "id" = %s ORDER BY "id" LIMIT 1 FOR UPDATE'
 )
-COUNT_SQL = (
-    'SELECT COUNT(*) FROM "doctor_booking" WHERE "patient_id" = %s AND "status" = \'booked\''
-    ' AND "slot_id" IN (SELECT "id" FROM "doctor_timeslot" WHERE'
-    ' ("date" > %s OR "start_time" > %s) AND "date" >= %s)'
-)
+# The slot's update, booked only while the patient is under the booking cap.
 BOOKED_SQL = (
     'UPDATE "doctor_timeslot" SET "is_available" = false, "is_booked" = true WHERE "id" = %s'
+    ' AND COALESCE((SELECT COUNT(*) FROM "doctor_booking" WHERE "patient_id" = %s'
+    ' AND "status" = \'booked\' AND "slot_id" IN (SELECT "id" FROM "doctor_timeslot" WHERE'
+    ' ("date" > %s OR "start_time" > %s) AND "date" >= %s)), 0) < %s'
 )
+MAX_ACTIVE_BOOKINGS = 1_000_000  # as the bench's server runs (measure() sets it)
 VERSION_SQL = 'UPDATE "doctor_listversion" SET "value" = "value" + 1 WHERE "id" = 1'
 ANSWER_SQL = (
     'UPDATE "idempotency_idempotencykey" SET "status_code" = %s, "body" = %s,'
