@@ -7,7 +7,11 @@ COMMIT, SAVEPOINT, RELEASE) is not counted: it is no statement of the step's own
 Before issue 23 (main at ccdd495): book 14, hold 13, book of a held slot 15,
 cancel 16, reschedule 20. docs/performance.md lists each statement that went.
 With the audit trail (issue 21) each write step adds one statement: its audit
-entries' one insert (doctor/unit.py).
+entries' one insert (doctor/unit.py). Then cancel 13 -> 11: its booking is
+cancelled by the statement that finds it (UPDATE ... RETURNING, the slot's hold
+with it, so the unit reads no hold: locks.cancel_active_booking); reschedule
+17 -> 15: the booking's status and both slots' holds in one read after the
+locks (locks.booking_status_and_holds).
 """
 
 from datetime import time
@@ -37,8 +41,8 @@ CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 BOOK = 12
 HOLD = 12
 BOOK_HELD = 13
-CANCEL = 13
-RESCHEDULE = 17
+CANCEL = 11
+RESCHEDULE = 15
 # The desk's booking for a patient: the booking's statements but the patient's
 # own read (here the desk user's), plus the patient's read, the desk's doctors,
 # and the booking read again for its reply (DoctorBookingSerializer).
