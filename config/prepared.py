@@ -21,6 +21,7 @@ STAND_INS = tuple(-7_310_000_001 - n for n in range(8))
 STAND_IN_DAY = date(1001, 2, 3)
 STAND_IN_TIME = time(4, 5, 6, 789)
 STAND_IN_INSTANT = datetime(1001, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
+STAND_IN_TEXT = "stand-in:7310000001"
 
 
 def db():
@@ -63,9 +64,7 @@ class Prepared:
     def _compiled(self):
         vendor = connection.vendor
         if vendor not in self.compiled:
-            queryset = self.build(*self.stand_ins)
-            compiler = queryset.query.get_compiler(connection=connection)
-            sql, params = compiler.as_sql()
+            compiler, (sql, params) = self._compile(self.build(*self.stand_ins))
             places = [_place(p, self.stand_ins) for p in params]
             # The database's values become Python's as the ORM's own reads do it
             # (SQLite gives dates and times as text).
@@ -73,6 +72,10 @@ class Prepared:
             converters = compiler.get_converters(columns)
             self.compiled[vendor] = (sql, list(params), places, compiler, converters)
         return self.compiled[vendor]
+
+    def _compile(self, queryset):
+        compiler = queryset.query.get_compiler(connection=connection)
+        return compiler, compiler.as_sql()
 
     def sql(self, args):
         sql, params, places, _, _ = self._compiled()
@@ -86,6 +89,34 @@ class Prepared:
             cursor.execute(*self.sql(args))
             rows = cursor.fetchall()
         return list(compiler.apply_converters(rows, converters)) if converters else rows
+
+
+class PreparedUpdate(Prepared):
+    """An UPDATE of the rows a queryset selects, their selected columns returned, in one
+    statement: `build(*stand_ins)` gives (the queryset, {field name: new value}). The
+    queryset filters on its own table's columns only (an UPDATE has no joins); what it
+    selects (columns, subqueries) comes back as its rows would, read after the change.
+    (UPDATE ... RETURNING: PostgreSQL, and SQLite from 3.35.)"""
+
+    def _compile(self, built):
+        queryset, values = built
+        query = queryset.query
+        compiler = query.get_compiler(connection=connection)
+        compiler.pre_sql_setup()
+        if query.count_active_tables() != 1:
+            raise ValueError("an UPDATE's rows are filtered on its own table only")
+        where, params = compiler.compile(compiler.where)
+        quote = connection.ops.quote_name
+        fields = [query.model._meta.get_field(name) for name in values]
+        columns = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+        assigned = [
+            f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)
+        ]
+        selected = [select for _, select, _ in compiler.select[: compiler.col_count]]
+        returning = ", ".join(sql for sql, _ in selected)
+        table = quote(query.model._meta.db_table)
+        sql = f"UPDATE {table} SET {columns} WHERE {where} RETURNING {returning}"
+        return compiler, (sql, [*assigned, *params, *(p for _, ps in selected for p in ps)])
 
 
 def instances(model, row, start=0):

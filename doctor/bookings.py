@@ -13,6 +13,8 @@ from config.prepared import create
 from doctor import rules
 from doctor.locks import (
     SlotNotFound,
+    booking_status_and_holds,
+    cancel_active_booking,
     end_hold,
     live_hold,
     lock_patient_with_live_hold,
@@ -127,8 +129,10 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
     """
     with slot_change() as change:
         slot = locked_slot(slot_id)
-        active = slot.bookings.filter(status=Booking.Status.BOOKED)
-        booking = (active.filter(pk=booking_id) if booking_id else active).first()
+        cancelled_by = _canceller(user, slot)
+        # Cancelled in the statement that reads it, with the slot's hold for the unit:
+        # a refusal below raises, and the unit's transaction takes the cancel back.
+        booking, hold = cancel_active_booking(slot, cancelled_by, booking_id=booking_id)
         holder = booking.patient_id if booking else None
         if user is not None and not _may_cancel(user, slot, holder):
             raise SlotNotFound()
@@ -136,14 +140,9 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
             raise Refused(rules.NOT_BOOKED)
         if slot.is_past:
             raise Refused(rules.IN_THE_PAST)
-        cancelled_by = _canceller(user, slot)
         # Only the patient is bound by the notice; the doctor, desk and staff may always cancel.
         if cancelled_by == Booking.CancelledBy.PATIENT and rules.inside_cancel_notice(slot):
             raise Refused(rules.TOO_LATE_TO_CANCEL)
-        booking.status = Booking.Status.CANCELLED
-        booking.cancelled_at = timezone.now()
-        booking.cancelled_by = cancelled_by
-        booking.save(update_fields=["status", "cancelled_at", "cancelled_by"])
         change.audit(
             "booking.cancelled",
             slot=slot,
@@ -155,16 +154,15 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
             },
             event=booking_data(booking),
         )
-        change.freed(slot, passed_by=booking.patient_id)  # the id: no read of the row
-    booking.slot = slot
+        # The id: no read of the patient's row; the hold: no second read of the slot's.
+        change.freed(slot, passed_by=booking.patient_id, hold=hold)
     return booking
 
 
-def _still_booked(booking, slots):
-    """The booking's slot among the locked `slots`, once the booking is read again
-    under that lock: it may have been cancelled, or (before slots were retired)
+def _still_booked(booking, status, slots):
+    """The booking's slot among the locked `slots`, given the booking's `status` read
+    again under that lock: it may have been cancelled, or (before slots were retired)
     deleted with its slot, between the first read and the lock."""
-    status = Booking.objects.filter(pk=booking.pk).values_list("status", flat=True).first()
     if status is None:
         raise NotFound(rules.BOOKING_NOT_FOUND)
     if status != Booking.Status.BOOKED:
@@ -198,13 +196,16 @@ def booking_reschedule(*, booking_id, slot_id, patient=None, desk=None, visit_ty
     with slot_change() as change:
         booking = _movable(booking_id, patient, desk)
         slots = locked_slots({booking.slot_id, slot_id})
-        old_slot = _still_booked(booking, slots)
+        # Both slots' holds come with the status: the target's for the rules, the old
+        # slot's for the unit (nothing below changes them: _take ends the target's).
+        status, target_hold, old_hold = booking_status_and_holds(booking, slots, slot_id)
+        old_slot = _still_booked(booking, status, slots)
         if desk is None and rules.inside_cancel_notice(old_slot):
             raise Refused(rules.TOO_LATE_TO_RESCHEDULE)
         target = slots.get(slot_id)
         if target is None or (desk is not None and target.doctor_id not in desk.desk_doctor_ids()):
             raise SlotNotFound()
-        hold = live_hold(target)
+        hold = live_hold(target, target_hold)
         refusal = unbookable_refusal(
             target,
             hold,
@@ -242,5 +243,5 @@ def booking_reschedule(*, booking_id, slot_id, patient=None, desk=None, visit_ty
             event=booking_data(moved),
         )
         change.audit("booking.created", slot=target, booking=moved, changes=made)
-        change.freed(old_slot, passed_by=booking.patient)
+        change.freed(old_slot, passed_by=booking.patient, hold=old_hold)
     return moved

@@ -12,14 +12,17 @@ from collections import defaultdict
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Q, Subquery
+from django.utils import timezone
 
 from config.errors import NotFound, Refused
 from config.prepared import (
     STAND_IN_DAY,
     STAND_IN_INSTANT,
+    STAND_IN_TEXT,
     STAND_IN_TIME,
     STAND_INS,
     Prepared,
+    PreparedUpdate,
     instances,
 )
 from doctor import rules
@@ -127,19 +130,32 @@ def lock_patient_with_live_hold(slot, patient):
     holds change only under that lock. (The booking count is NOT read here: it
     changes under the patient's lock, so it is read after this statement.)"""
     rows = _PATIENT_WITH_HOLD.rows(slot.pk, patient.pk)
-    if not rows or rows[0][0] is None:
-        return None
-    hold = Hold.from_db(connection.alias, HOLD_COLUMNS, rows[0])
-    hold.slot = slot
-    return _unless_lapsed(hold)
+    return _unless_lapsed(_hold(rows[0], slot.pk, slot)) if rows else None
 
 
 HOLD_COLUMNS = ("id", "patient_id", "status", "kind", "visit_type", "created_at", "expires_at")
 
 
-def _patient_with_hold(slot_id, patient_id):
+def _hold_columns(slot_id, prefix="hold_"):
+    """The slot's active hold's columns (HOLD_COLUMNS), as subqueries that a read of
+    another row carries: no second statement."""
     holds = Hold.objects.filter(slot=slot_id, status=Hold.Status.ACTIVE).order_by("pk")
-    columns = {f"hold_{name}": Subquery(holds.values(name)[:1]) for name in HOLD_COLUMNS}
+    return {f"{prefix}{name}": Subquery(holds.values(name)[:1]) for name in HOLD_COLUMNS}
+
+
+def _hold(columns, slot_id, slot=None):
+    """The hold in `columns` (_hold_columns' values), or None when the slot has none."""
+    if columns[0] is None:
+        return None
+    hold = Hold.from_db(connection.alias, HOLD_COLUMNS, columns)
+    hold.slot_id = slot_id
+    if slot is not None:
+        hold.slot = slot
+    return hold
+
+
+def _patient_with_hold(slot_id, patient_id):
+    columns = _hold_columns(slot_id)
     users = get_user_model().objects.select_for_update().filter(pk=patient_id)
     return users.annotate(**columns).values_list(*columns)[:1]
 
@@ -149,12 +165,84 @@ def _patient_with_hold(slot_id, patient_id):
 _PATIENT_WITH_HOLD = Prepared(_patient_with_hold)
 
 
-def live_hold(slot):
+# live_hold's `active` when the caller has not read the slot's active hold.
+UNREAD = object()
+
+
+def live_hold(slot, active=UNREAD):
     """The slot's live hold, or None; a lapsed one is marked expired on the way.
+    `active`: its active hold (or None), read already (with the slot locked, since
+    the last change to its holds); by default it is read now.
 
     Call with the slot locked: holds of a slot change only under its lock.
     """
-    return _unless_lapsed(slot.holds.filter(status=Hold.Status.ACTIVE).first())
+    if active is UNREAD:
+        active = slot.holds.filter(status=Hold.Status.ACTIVE).first()
+    return _unless_lapsed(active)
+
+
+BOOKING_FIELDS = tuple(field.attname for field in Booking._meta.concrete_fields)
+
+
+def cancel_active_booking(slot, cancelled_by, *, booking_id=None):
+    """Cancel the locked slot's active booking (only if it is `booking_id`, when named),
+    and read the slot's active hold, in ONE statement (UPDATE ... RETURNING, the
+    hold's columns as subqueries): (the booking as cancelled, or None; the hold, or
+    None, not yet judged live: see live_hold). The caller decides its refusals on the
+    booking after: a refusal raised rolls the cancel back with its unit of work.
+
+    Safe in one statement: it runs after the slot's lock was granted, and a slot's
+    bookings and holds change only under that lock."""
+    args = (slot.pk, timezone.now(), cancelled_by)
+    rows = _CANCEL_NAMED.rows(*args, booking_id) if booking_id else _CANCEL.rows(*args)
+    if not rows:
+        return None, None
+    booking, end = instances(Booking, rows[0])
+    booking.slot = slot
+    return booking, _hold(rows[0][end:], slot.pk, slot)
+
+
+def _cancelled(slot_id, at, cancelled_by, booking_id=None):
+    bookings = Booking.objects.filter(slot=slot_id, status=Booking.Status.BOOKED)
+    if booking_id is not None:
+        bookings = bookings.filter(pk=booking_id)
+    hold = _hold_columns(slot_id)
+    values = {"status": Booking.Status.CANCELLED, "cancelled_at": at, "cancelled_by": cancelled_by}
+    return bookings.annotate(**hold).order_by().values_list(*BOOKING_FIELDS, *hold), values
+
+
+# Compiled once per process; the clock's now is an argument (config/prepared.py).
+_CANCEL = PreparedUpdate(_cancelled, (STAND_INS[0], STAND_IN_INSTANT, STAND_IN_TEXT))
+_CANCEL_NAMED = PreparedUpdate(
+    _cancelled, (STAND_INS[0], STAND_IN_INSTANT, STAND_IN_TEXT, STAND_INS[1])
+)
+
+
+def booking_status_and_holds(booking, slots, target_id):
+    """A move's read under the locks of both slots, in ONE statement: the booking's
+    status (None: it is gone), then the active holds (or None, not yet judged live:
+    see live_hold) of the target and of the booking's slot, as (status, target's,
+    old slot's).
+
+    Safe in one statement: it runs after both slots' locks were granted, and a
+    booking's status and a slot's holds change only under its slot's lock."""
+    rows = _STATUS_AND_HOLDS.rows(booking.pk, target_id, booking.slot_id)
+    if not rows:
+        return None, None, None
+    (status, *columns) = rows[0]
+    n = len(HOLD_COLUMNS)
+    target = _hold(columns[:n], target_id, slots.get(target_id))
+    return status, target, _hold(columns[n:], booking.slot_id, slots.get(booking.slot_id))
+
+
+def _status_and_holds(booking_id, target_id, slot_id):
+    target = _hold_columns(target_id, "target_")
+    old = _hold_columns(slot_id, "old_")
+    bookings = Booking.objects.filter(pk=booking_id).annotate(**target, **old).order_by()
+    return bookings.values_list("status", *target, *old)[:1]
+
+
+_STATUS_AND_HOLDS = Prepared(_status_and_holds, STAND_INS[:3])
 
 
 def _unless_lapsed(hold):

@@ -13,19 +13,20 @@ from django.conf import settings
 from django.utils import timezone
 
 from doctor import rules
-from doctor.locks import hold_created_changes, live_hold, unbookable_refusal
+from doctor.locks import UNREAD, hold_created_changes, live_hold, unbookable_refusal
 from doctor.models import Hold, WaitlistEntry
 from doctor.serializers import waitlist_data
 
 
-def offer_freed_slot(slot, change, *, passed_by=None):
+def offer_freed_slot(slot, change, *, passed_by=None, hold=UNREAD):
     """Offer `slot` to the oldest waiting entry (FIFO by created_at, id) of its doctor
     whose range holds its date and whose patient could hold it; the entry offered,
     or None (the slot stays public). `passed_by` is the patient who just gave the
-    slot up (or their id): it is not offered straight back to them."""
+    slot up (or their id): it is not offered straight back to them. `hold`: the
+    slot's live hold (live_hold), when known."""
     # The locked row decides, by the rule the public list's query is the twin of
     # (doctor/rules.py): no second read of the slot.
-    if _not_bookable(slot):
+    if _not_bookable(slot, live_hold(slot) if hold is UNREAD else hold):
         return None
     waiting = WaitlistEntry.objects.filter(
         doctor_id=slot.doctor_id,
@@ -42,10 +43,10 @@ def offer_freed_slot(slot, change, *, passed_by=None):
     return None
 
 
-def _not_bookable(slot):
-    """Twin of rules.bookable for the locked row: retired, gone as unfit (a free,
-    unheld slot marked unfit), or refused to anyone by the booking rules."""
-    hold = live_hold(slot)
+def _not_bookable(slot, hold):
+    """Twin of rules.bookable for the locked row (whose live hold is `hold`): retired,
+    gone as unfit (a free, unheld slot marked unfit), or refused to anyone by the
+    booking rules."""
     return (
         rules.slot_retired(slot)
         or rules.gone_unfit(slot, hold)

@@ -25,7 +25,7 @@ from audit.actor import current_actor
 from audit.models import AuditEntry
 from config.prepared import save_new
 from doctor import rules
-from doctor.locks import live_hold
+from doctor.locks import UNREAD, live_hold
 from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
 from doctor.offers import offer_freed_slot, offer_new_slots
 from events.services import event_emit
@@ -95,10 +95,13 @@ class Change:
         if event is not None:
             self._events.append((event_type or action, event))
 
-    def freed(self, slot, *, passed_by=None):
+    def freed(self, slot, *, passed_by=None, hold=UNREAD):
         """The locked `slot` may have become bookable: offer it to its waitlist.
-        `passed_by`, the patient who gave it up, is not offered it straight back."""
-        self._freed.append((slot, passed_by))
+        `passed_by`, the patient who gave it up, is not offered it straight back.
+        `hold`: its active hold (or None) when the write read it already, under the
+        slot's lock and with nothing in this unit changing its holds after (the unit
+        finishes with it, not a read of its own); by default the unit reads it."""
+        self._freed.append((slot, passed_by, hold))
 
     def added(self, doctor, slots):
         """The doctor's new slots: offer them to their waitlist."""
@@ -157,19 +160,23 @@ class Change:
         Hold.objects.filter(slot_id__in=doomed).delete()
         TimeSlot.objects.filter(pk__in=doomed)._raw_delete(TimeSlot.objects.db)
 
-    def gone(self, slot):
+    def gone(self, slot, hold=UNREAD):
         """A freed schedule-made slot that no longer fits goes instead of being offered
-        (True when it went); the periodic sweep asks this too (schedules.services)."""
-        if slot.unscheduled_at is None or not rules.gone_unfit(slot, live_hold(slot)):
+        (True when it went); the periodic sweep asks this too (schedules.services).
+        `hold`: the slot's live hold (live_hold), when known."""
+        if slot.unscheduled_at is None:
+            return False
+        if not rules.gone_unfit(slot, live_hold(slot) if hold is UNREAD else hold):
             return False
         self.unscheduled([slot])
         return True
 
     def _finish(self):
-        for slot, passed_by in self._freed:
-            if self.gone(slot):
+        for slot, passed_by, active in self._freed:
+            hold = live_hold(slot, active)
+            if self.gone(slot, hold):
                 continue
-            if entry := offer_freed_slot(slot, self, passed_by=passed_by):
+            if entry := offer_freed_slot(slot, self, passed_by=passed_by, hold=hold):
                 self.offered.append(entry)
         for doctor, slots in self._added:
             self.offered += offer_new_slots(doctor, slots, self)

@@ -7,10 +7,18 @@ COMMIT, SAVEPOINT, RELEASE) is not counted: it is no statement of the step's own
 Before issue 23 (main at ccdd495): book 14, hold 13, book of a held slot 15,
 cancel 16, reschedule 20. docs/performance.md lists each statement that went.
 With the audit trail (issue 21) each write step adds one statement: its audit
-entries' one insert (doctor/unit.py). Then hold 12 -> 9: the patient's own hold's
-slot rides on the slots' lock (a scalar subquery), and the booking count, the
-rehold's first expiry and the patient's own hold are read in one statement once
-both locks are held (doctor/locks.py: locked_slots_with_own_hold, hold_reads).
+entries' one insert (doctor/unit.py). Then (issue 23, on PostgreSQL):
+- every step that emits an event: one less, the event and its webhook deliveries
+  in one statement (events/services.py emit_sql: a writable WITH);
+- book 12 -> 10: and the booking cap counted in the slot's update (locks.set_booked);
+- hold 12 -> 9: the patient's own hold's slot rides on the slots' lock (a scalar
+  subquery), and the booking count, the rehold's first expiry and the patient's own
+  hold are read in one statement once both locks are held (locks.hold_reads);
+- cancel 13 -> 10: its booking is cancelled by the statement that finds it (UPDATE
+  ... RETURNING, the slot's hold with it, so the unit reads no hold:
+  locks.cancel_active_booking);
+- reschedule 17 -> 14: the booking's status and both slots' holds in one read after
+  the locks (locks.booking_status_and_holds).
 """
 
 from datetime import time
@@ -44,8 +52,8 @@ EMITS = 0 if connection.vendor == "postgresql" else 1
 BOOK = 10
 HOLD = 9
 BOOK_HELD = 11
-CANCEL = 12
-RESCHEDULE = 16
+CANCEL = 10
+RESCHEDULE = 14
 # The desk's booking for a patient: the booking's statements but the patient's
 # own read (here the desk user's), plus the patient's read, the desk's doctors,
 # and the booking read again for its reply (DoctorBookingSerializer).

@@ -18,6 +18,7 @@ from tests.conftest import client_for, run_together
 from tests.factories import (
     BookingFactory,
     DoctorFactory,
+    HoldFactory,
     PatientFactory,
     TimeSlotFactory,
     WaitlistEntryFactory,
@@ -589,6 +590,52 @@ def test_an_offered_slot_is_held_for_everyone_else(doctor, booked):
     assert (book(rival, booked.slot).status_code, book(rival, booked.slot).json()) == (400, HELD)
     assert (hold(rival, booked.slot).status_code, hold(rival, booked.slot).json()) == (400, HELD)
     assert Booking.objects.filter(slot=booked.slot, status="booked").count() == 0
+
+
+# A booked slot's hold is read with what the write reads under the slot's lock and
+# handed to the unit of work (Change.freed): it decides the offer as a read of its own would.
+
+
+def test_a_cancelled_slot_someone_still_holds_is_not_offered(doctor, booked):
+    HoldFactory(slot=booked.slot)
+    entry = waiting(doctor)
+
+    assert cancel(client_for(doctor), booked.slot).status_code == 200
+
+    assert reloaded(entry).status == "waiting"
+
+
+def test_a_cancelled_slot_whose_hold_lapsed_ends_it_and_is_offered(doctor, booked):
+    lapsed = HoldFactory(slot=booked.slot, lapsed=True)
+    entry = waiting(doctor)
+
+    assert cancel(client_for(doctor), booked.slot).status_code == 200
+
+    lapsed.refresh_from_db()
+    assert lapsed.status == "expired"
+    assert offered_to(entry, booked.slot)
+
+
+def test_a_slot_moved_from_that_someone_still_holds_is_not_offered(doctor, booked):
+    HoldFactory(slot=booked.slot)
+    target = TimeSlotFactory(doctor=doctor, start_time=time(15, 0))
+    entry = waiting(doctor)
+
+    assert reschedule(client_for(booked.patient), booked, target).status_code == 200
+
+    assert reloaded(entry).status == "waiting"
+
+
+def test_a_slot_moved_from_whose_hold_lapsed_ends_it_and_is_offered(doctor, booked):
+    lapsed = HoldFactory(slot=booked.slot, lapsed=True)
+    target = TimeSlotFactory(doctor=doctor, start_time=time(15, 0))
+    entry = waiting(doctor)
+
+    assert reschedule(client_for(booked.patient), booked, target).status_code == 200
+
+    lapsed.refresh_from_db()
+    assert lapsed.status == "expired"
+    assert offered_to(entry, booked.slot)
 
 
 def test_the_offered_patient_books_the_slot(patient, patient_client, doctor, booked):
