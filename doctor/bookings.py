@@ -72,7 +72,7 @@ def slot_book(*, slot_id, patient, desk=None, visit_type=None):
     """Book a slot for `patient`: a `visit_type` (default: their hold's, else clinic);
     `desk`, the desk user booking for them (`patient` None: not an active patient,
     404 after the slot's refusals)."""
-    with slot_change() as change:
+    with slot_change(whole=True) as change:
         slot = locked_slot(slot_id, **_served(desk))
         hold = _hold_and_lock(slot, patient)
         if visit_type is None:
@@ -127,7 +127,7 @@ def booking_cancel(*, slot_id, user=None, booking_id=None):
     booking; it names the `booking_id` it means, so a booking made since the page
     was shown is never cancelled instead.
     """
-    with slot_change() as change:
+    with slot_change(whole=True) as change:
         slot = locked_slot(slot_id)
         cancelled_by = _canceller(user, slot)
         # Cancelled in the statement that reads it, with the slot's hold for the unit:
@@ -193,7 +193,7 @@ def booking_reschedule(*, booking_id, slot_id, patient=None, desk=None, visit_ty
     Both slots are locked in id order, so two moves crossing each other queue
     instead of deadlocking; any refusal leaves the booking and both slots as they were.
     """
-    with slot_change() as change:
+    with slot_change(whole=True) as change:
         booking = _movable(booking_id, patient, desk)
         slots = locked_slots({booking.slot_id, slot_id})
         # Both slots' holds come with the status: the target's for the rules, the old

@@ -6,6 +6,7 @@ authentication, role and throttle checks, as the contract orders it.
 
 import hashlib
 import json
+from contextvars import ContextVar
 from functools import wraps
 
 from django.db import transaction
@@ -92,7 +93,11 @@ def _first_run(view, record, request, *args, **kwargs):
     try:
         try:
             with transaction.atomic():
-                response = view(request, *args, **kwargs)
+                token = _whole.set(True)
+                try:
+                    response = view(request, *args, **kwargs)
+                finally:
+                    _whole.reset(token)
                 if _kept(response):
                     return _keep(record, response)
                 transaction.set_rollback(True)
@@ -110,6 +115,17 @@ def _first_run(view, record, request, *args, **kwargs):
         raise
     services.key_release(record)
     return response
+
+
+# True while a view runs in _first_run's transaction, which fails as a whole: an
+# error the view raises leaves it by the exception, never caught inside it.
+_whole = ContextVar("idempotent_view_transaction", default=False)
+
+
+def in_whole_transaction():
+    """Whether the caller runs in an idempotent view's transaction (see _whole): a
+    write there that also fails only as a whole needs no savepoint of its own."""
+    return _whole.get()
 
 
 def _kept(response):

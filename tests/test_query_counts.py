@@ -171,3 +171,19 @@ def test_the_booking_reply_is_what_its_serializer_would_give(client, patient):
     reply = steps.book(client, slot).json()
 
     assert reply == BookedSerializer(Booking.objects.get(slot=slot)).data
+
+
+def test_an_idempotent_booking_nests_no_savepoint_in_its_keys_transaction(client):
+    """The unit of work runs inside the key's transaction with no savepoint of its
+    own (doctor/unit.py slot_change(whole=True)): nothing between the key's claim
+    and the slot's lock but the key's transaction opening."""
+    slot = TimeSlotFactory()
+
+    with CaptureQueriesContext(connection) as captured:
+        steps.book(client, slot, HTTP_IDEMPOTENCY_KEY="k-1")
+
+    sql = [q["sql"].lstrip().upper() for q in captured.captured_queries]
+    claim = next(n for n, s in enumerate(sql) if s.startswith('INSERT INTO "IDEMPOTENCY'))
+    lock = next(n for n, s in enumerate(sql) if s.startswith('SELECT "DOCTOR_TIMESLOT"'))
+    # In a test the key's transaction is itself a savepoint of the test's: one.
+    assert sum(s.startswith("SAVEPOINT") for s in sql[claim:lock]) == 1, sql[claim:lock]
