@@ -68,9 +68,9 @@ class Floor:
     psycopg connection with client-side binding, as Django sends them: the token's
     user, the key's claim (its own transaction), then in one transaction the slot's
     lock (with its doctor), the patient's lock with the slot's live hold, the
-    slot's update (with the booking count), the booking, its audit entry (the
-    unit's one insert), the event with its deliveries (one statement), the list
-    version and the key's answer. The
+    slot's update (with the booking count), the booking, its audit entry with the
+    event and its deliveries (one statement: events/services.py emit_sql), the
+    list version and the key's answer. The
     inserts are compiled by Django from the models once, so a column added to a
     model is in the floor too."""
 
@@ -108,12 +108,15 @@ class Floor:
         ((booking_id,),) = self.run(
             *insert(INSERTS["booking"], slot_id=slot_id, patient_id=p, created_at=now)
         )
-        self.run(*audit_insert(booking_id, slot_id, p, now))
+        audit_sql, audit_params = audit_insert(booking_id, slot_id, p, now)
         event_id = uuid.uuid4()
         data = Jsonb({"id": booking_id, "status": "booked", "slot": {"id": slot_id}})
         event_sql, event_params = insert(INSERTS["event"], id=event_id, data=data, created_at=now)
         sql, params = deliveries_sql(event_id, "booking.created", now)
-        self.run(f'WITH "event" AS ({event_sql}) {sql}', [*event_params, *params])
+        self.run(
+            f'WITH "w0" AS ({audit_sql}), "w1" AS ({event_sql}) {sql}',
+            [*audit_params, *event_params, *params],
+        )
         self.run(VERSION_SQL)
         self.run(ANSWER_SQL, [200, b'{"message":"Slot booked successfully"}', key_id, now])
         self.conn.commit()

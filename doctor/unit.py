@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from audit.actor import current_actor
 from audit.models import AuditEntry
-from config.prepared import save_new
+from config.prepared import insert_statement, save_new
 from doctor import rules
 from doctor.locks import UNREAD, live_hold
 from doctor.models import Booking, Hold, TimeSlot, WaitlistEntry
@@ -181,12 +181,15 @@ class Change:
                 self.offered.append(entry)
         for doctor, slots in self._added:
             self.offered += offer_new_slots(doctor, slots, self)
-        if len(self._entries) == 1:  # most writes: the INSERT compiled once per process
-            save_new(self._entries[0])
-        elif self._entries:
+        # Most writes make one entry: its INSERT, compiled once per process, goes with
+        # the first event's statement (one round trip on PostgreSQL), or alone.
+        audit = insert_statement(self._entries[0]) if len(self._entries) == 1 else None
+        if audit is None and self._entries:
             AuditEntry.objects.bulk_create(self._entries)
-        for event_type, data in self._events:
-            event_emit(event_type, data)
+        elif audit is not None and not self._events:
+            save_new(self._entries[0])
+        for n, (event_type, data) in enumerate(self._events):
+            event_emit(event_type, data, with_insert=audit[:2] if audit and n == 0 else None)
 
 
 def current_change():

@@ -63,10 +63,12 @@ def env_endpoint():
     return endpoint
 
 
-def event_emit(event_type, data):
-    """Record an event (`data`: ready JSON) and its deliveries in the caller's transaction."""
+def event_emit(event_type, data, *, with_insert=None):
+    """Record an event (`data`: ready JSON) and its deliveries in the caller's transaction.
+    `with_insert`: the caller's own INSERT (sql, params) of the same change, sent in
+    the same statement where the database allows it (the unit's audit entry)."""
     event = Event(type=event_type, data=data)
-    sql, params = emit_sql(event, timezone.now())
+    sql, params = emit_sql(event, timezone.now(), with_insert)
     with connection.cursor() as cursor:
         for statement, values in zip(sql, params, strict=True):
             cursor.execute(statement, values)  # the deliveries' last: their ids
@@ -77,18 +79,21 @@ def event_emit(event_type, data):
     return event
 
 
-def emit_sql(event, now):
-    """The statements of event_emit: ([sql], [params]). On PostgreSQL ONE statement,
-    the event's INSERT (compiled once per process) in a writable WITH before the
-    deliveries' INSERT ... SELECT, so the outbox costs a write one round trip; on
-    SQLite, which has no writable WITH, the same two INSERTs one after the other.
-    (The deliveries' foreign key to the event is checked at commit, as Django makes
-    it on PostgreSQL: DEFERRABLE INITIALLY DEFERRED.)"""
+def emit_sql(event, now, with_insert=None):
+    """The statements of event_emit: ([sql], [params]). On PostgreSQL ONE statement:
+    `with_insert` and the event's INSERT (compiled once per process) in a writable
+    WITH before the deliveries' INSERT ... SELECT, so the outbox costs a write one
+    round trip; on SQLite, which has no writable WITH, the same INSERTs one after
+    the other. (The deliveries' foreign key to the event is checked at commit, as
+    Django makes it on PostgreSQL: DEFERRABLE INITIALLY DEFERRED.)"""
     sql, params = deliveries_sql(event.pk, event.type, now)
     event_sql, event_params, _ = insert_statement(event)  # the event's id is set: uuid4
+    inserts = [*([with_insert] if with_insert else []), (event_sql, event_params)]
     if connection.vendor == "postgresql":
-        return [f'WITH "event" AS ({event_sql}) {sql}'], [[*event_params, *params]]
-    return [event_sql, sql], [event_params, params]
+        ctes = ", ".join(f'"w{n}" AS ({insert})' for n, (insert, _) in enumerate(inserts))
+        values = [value for _, insert_params in inserts for value in insert_params]
+        return [f"WITH {ctes} {sql}"], [[*values, *params]]
+    return [*(insert for insert, _ in inserts), sql], [*(v for _, v in inserts), params]
 
 
 # The endpoints that want an event type (WebhookEndpoint.wants, in SQL): enabled,
