@@ -158,29 +158,30 @@ def insert_statement(obj):
     """(sql, params, whether it returns a new id) of save_new(obj)'s INSERT, not
     sent: for a caller that sends it inside a larger statement. None when the ORM's
     INSERT of it is not one plain placeholder per column (save_new then saves)."""
-    opts = obj._meta
-    new_id = opts.auto_field is not None and obj.pk is None
-    fields = [f for f in opts.local_concrete_fields if not (new_id and f is opts.auto_field)]
-    sql = _insert_sql(type(obj), fields, obj, new_id)
+    conn = db()
+    new_id = obj._meta.auto_field is not None and obj.pk is None
+    sql, fields = _insert_sql(type(obj), obj, new_id, conn)
     if sql is None:
         return None
-    conn = db()
     params = [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in fields]
     return sql, params, new_id
 
 
-def _insert_sql(model, fields, obj, new_id):
-    """The ORM's INSERT of `fields` (with RETURNING the id when it is new); None when
-    it is not one plain placeholder per column, or the database cannot return ids."""
-    key = (model, connection.vendor, tuple(f.attname for f in fields), new_id)
+def _insert_sql(model, obj, new_id, conn):
+    """(the ORM's INSERT of every column, but a new id's, with RETURNING it when it is
+    new; those fields), compiled once per model and vendor. The SQL is None when it is
+    not one plain placeholder per column, or the database cannot return ids."""
+    key = (model, conn.vendor, new_id)
     if key not in _INSERTS:
+        opts = model._meta
+        fields = [f for f in opts.local_concrete_fields if not (new_id and f is opts.auto_field)]
         query = InsertQuery(model)
         query.insert_values(fields, [obj])
-        compiler = query.get_compiler(connection=connection)
+        compiler = query.get_compiler(connection=conn)
         if new_id:
-            compiler.returning_fields = [model._meta.pk]
+            compiler.returning_fields = [opts.pk]
         ((sql, params),) = compiler.as_sql()
         plain = len(params) == len(fields) == sql.count("%s")
-        returns = not new_id or connection.features.can_return_columns_from_insert
-        _INSERTS[key] = sql if plain and returns else None
+        returns = not new_id or conn.features.can_return_columns_from_insert
+        _INSERTS[key] = (sql if plain and returns else None, fields)
     return _INSERTS[key]

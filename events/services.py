@@ -16,6 +16,7 @@ import json
 import logging
 import urllib.request
 from datetime import timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -106,29 +107,41 @@ WANTS_SQL = {
 }
 
 
+# The columns deliveries_sql gives a new delivery, beside its endpoint's id.
+DELIVERY_VALUES = ("event_id", "status", "attempts", "next_attempt_at", "give_up_at")
+
+
 def deliveries_sql(event_id, event_type, now):
     """(sql, params) of the event's deliveries: one per endpoint that wants it, in ONE
     statement (INSERT ... SELECT from the enabled endpoints), not a read of the
     endpoints then an insert. The ids made are returned."""
-    fields = {f.attname: f for f in Delivery._meta.concrete_fields}
-    values = {
-        "event_id": event_id,
-        "status": Delivery.Status.PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "give_up_at": now + GIVE_UP_AFTER,
-    }
+    values = (event_id, Delivery.Status.PENDING, 0, now, now + GIVE_UP_AFTER)
     conn = db()  # not the proxy: read once, not per value
-    params = [fields[name].get_db_prep_save(value, conn) for name, value in values.items()]
-    columns = [f'"{name}"' for name in values]
+    fields = _delivery_fields()
+    params = [
+        fields[name].get_db_prep_save(value, conn)
+        for name, value in zip(DELIVERY_VALUES, values, strict=True)
+    ]
+    return _deliveries_text(conn.vendor), [*params, event_type]
+
+
+@cache
+def _delivery_fields():
+    return {f.attname: f for f in Delivery._meta.concrete_fields}
+
+
+@cache
+def _deliveries_text(vendor):
+    """deliveries_sql's SQL, the same for every event: built once per vendor."""
+    columns = ", ".join(f'"{name}"' for name in DELIVERY_VALUES)
     endpoints = WebhookEndpoint._meta.db_table
-    wants = WANTS_SQL[connection.vendor].format(col=f'"{endpoints}"."event_types"')
-    sql = (
-        f'INSERT INTO "{Delivery._meta.db_table}" ("endpoint_id", {", ".join(columns)})'
-        f' SELECT "{endpoints}"."id", {", ".join(["%s"] * len(values))} FROM "{endpoints}"'
-        f' WHERE "{endpoints}"."enabled" AND {wants} ORDER BY "{endpoints}"."id" RETURNING "id"'
+    wants = WANTS_SQL[vendor].format(col=f'"{endpoints}"."event_types"')
+    return (
+        f'INSERT INTO "{Delivery._meta.db_table}" ("endpoint_id", {columns})'
+        f' SELECT "{endpoints}"."id", {", ".join(["%s"] * len(DELIVERY_VALUES))}'
+        f' FROM "{endpoints}" WHERE "{endpoints}"."enabled" AND {wants}'
+        f' ORDER BY "{endpoints}"."id" RETURNING "id"'
     )
-    return sql, [*params, event_type]
 
 
 def enqueue(delivery_ids):
