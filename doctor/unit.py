@@ -173,6 +173,10 @@ class Change:
         return True
 
     def _finish(self):
+        self._offer()
+        self._record()
+
+    def _offer(self):
         for slot, passed_by, active in self._freed:
             hold = live_hold(slot, active)
             if self.gone(slot, hold):
@@ -181,8 +185,11 @@ class Change:
                 self.offered.append(entry)
         for doctor, slots in self._added:
             self.offered += offer_new_slots(doctor, slots, self)
-        # Most writes make one entry: its INSERT, compiled once per process, goes with
-        # the first event's statement (one round trip on PostgreSQL), or alone.
+
+    def _record(self):
+        """The audit entries, then the outbox events. Most writes make one entry: its
+        INSERT, compiled once per process, goes in the first event's statement (one
+        round trip on PostgreSQL), or alone."""
         audit = insert_statement(self._entries[0]) if len(self._entries) == 1 else None
         if audit is None and self._entries:
             AuditEntry.objects.bulk_create(self._entries)
