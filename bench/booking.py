@@ -444,25 +444,49 @@ def baseline_db(db_url):
 
 
 def compare(args):
-    """The current checkout and `args.baseline` (a git ref, in a temporary worktree),
-    one after the other in this run: {"current", "baseline"}."""
-    results = {"current": side(args, args.db_url, floor=True)}
-    if args.baseline and args.baseline != "none":
-        with tempfile.TemporaryDirectory(prefix="quickmed-baseline-") as tmp:
-            tree = Path(tmp) / "tree"
-            git = ["git", "-C", str(common.ROOT)]
-            subprocess.run(
-                [*git, "worktree", "add", "--detach", str(tree), args.baseline],
-                check=True,
-                capture_output=True,
-            )
-            try:
-                results["baseline"] = side(
-                    args, baseline_db(args.db_url), app_root=tree, name=args.baseline
-                )
-            finally:
-                subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True)
-    return results
+    """The current checkout and `args.baseline` (a git ref, in a temporary worktree)
+    in this run: {"current", "baseline"}. In ABBA order (current, baseline, baseline,
+    current) unless `--once`: on this machine the side measured second used 10-20 %
+    less CPU than the same code measured first, so each side's load figures are the
+    mean of a run in each place."""
+    if not args.baseline or args.baseline == "none":
+        return {"current": side(args, args.db_url, floor=True)}
+    with tempfile.TemporaryDirectory(prefix="quickmed-baseline-") as tmp:
+        tree = Path(tmp) / "tree"
+        git = ["git", "-C", str(common.ROOT)]
+        subprocess.run(
+            [*git, "worktree", "add", "--detach", str(tree), args.baseline],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            first = side(args, args.db_url, floor=True)
+            base = [side(args, baseline_db(args.db_url), app_root=tree, name=args.baseline)]
+            if args.once:
+                return {"current": first, "baseline": base[0]}
+            base.append(side(args, baseline_db(args.db_url), app_root=tree, name=args.baseline))
+            last = side(args, args.db_url)
+        finally:
+            subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True)
+    return {"current": averaged(first, last), "baseline": averaged(*base)}
+
+
+def _mean(key, x, y):
+    return x + y if key == "errors" else (x + y) / 2
+
+
+def averaged(a, b):
+    """Side result `a` with each load figure the mean of `a`'s and `b`'s, and both
+    runs' race rounds and server tracebacks (the profile and floor are `a`'s)."""
+    merged = dict(a)
+    merged["load"] = {
+        name: {key: _mean(key, value, b["load"][name][key]) for key, value in figures.items()}
+        for name, figures in a["load"].items()
+    }
+    merged["race"] = {"rounds": a["race"]["rounds"] + b["race"]["rounds"]}
+    merged["server_errors"] = a["server_errors"] + b["server_errors"]
+    merged["runs"] = [a["load"], b["load"]]
+    return merged
 
 
 # --- the report ------------------------------------------------------------------------
@@ -470,6 +494,8 @@ def compare(args):
 
 def print_table(results):
     print("\n# Booking distinct slots (each request with its own Idempotency-Key)")
+    if "runs" in results["current"]:
+        print("  (ABBA: each side's load figures are the mean of its two runs, errors their sum)")
     print(
         f"  {'side':20} {'c':>2} {'req/s':>7} {'p50':>7} {'p99':>7} {'errors':>6}"
         f" {'cpu/req':>7} {'floor p50':>9} {'floor req/s':>11} {'p50/floor':>9}"

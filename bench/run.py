@@ -832,6 +832,11 @@ def parse_args():
     parser.add_argument(
         "--booking-only", action="store_true", help="only booking: its floor and the baseline"
     )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="booking: each side once (current, then baseline), not in ABBA order",
+    )
     return parser.parse_args()
 
 
