@@ -298,7 +298,8 @@ def set_booked(slot, booked, *, capped=None):
 
     `capped`, a patient whose row is locked: the slot is booked only while they are
     under the booking cap, counted in the same statement (unbookable_refusal with
-    cap=False left it here); over it, TOO_MANY_BOOKINGS is raised, nothing written."""
+    cap=False left it here); over it, nothing is updated and TOO_MANY_BOOKINGS is
+    raised, so the unit rolls back what the write did before (a hold marked used)."""
     table = connection.ops.quote_name(TimeSlot._meta.db_table)
     sql = f'UPDATE {table} SET "is_available" = %s, "is_booked" = %s WHERE "id" = %s'
     params = [not booked, booked, slot.pk]
