@@ -120,14 +120,11 @@ def child(args):
     token = common.access_token(common.patients(1)[0])
     slots = common.build_slots(doctors, args.bookings + 100, common.first_day())
     slot_ids = [s.id for s in common.insert_slots(slots)]
-    from config.wsgi import application
-
     if args.child != "none":
         WHAT_IFS[args.child]()
-        if args.child == "lean-middleware":
-            from django.core.handlers.wsgi import WSGIHandler
+    from django.core.handlers.wsgi import WSGIHandler
 
-            application = WSGIHandler()
+    application = WSGIHandler()  # config.wsgi's, with the settings as the what-if left them
     cpu_ms_per_booking(application, slot_ids[:100], token)  # warm: imports, compiled SQL
     print(f"{cpu_ms_per_booking(application, slot_ids[100:], token):.4f}")
 
