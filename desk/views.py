@@ -43,6 +43,7 @@ from doctor.serializers import (
     TimeSlotSerializer,
     slot_row_columns,
 )
+from doctor.views.bookings import reschedule_schema
 from idempotency.decorators import idempotent
 
 
@@ -184,20 +185,7 @@ def _book(request):
     return Response(DoctorBookingSerializer(booking).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(
-    request=RescheduleSerializer,
-    parameters=[IDEMPOTENCY_KEY],
-    responses={
-        200: RescheduledSerializer,
-        400: FIELD_ERRORS,
-        404: OpenApiResponse(
-            MESSAGE, description="`Booking not found` or `Slot not found` (the target)."
-        ),
-        429: THROTTLED,
-        **ROLE_REFUSALS,
-        **IDEMPOTENCY_REFUSALS,
-    },
-)
+@reschedule_schema
 @desk_step
 def desk_reschedule(request, booking_id):
     """Move a booking on the desk's doctors' slots to another slot of the same doctor,

@@ -90,7 +90,8 @@ def cancel_booking(request, slot_id):
     return Response(CancelledSerializer(booking).data)
 
 
-@extend_schema(
+# A move's OpenAPI: the patient's and the desk's (desk/views.py) are the same step.
+reschedule_schema = extend_schema(
     request=RescheduleSerializer,
     parameters=[IDEMPOTENCY_KEY],
     responses={
@@ -104,6 +105,9 @@ def cancel_booking(request, slot_id):
         **IDEMPOTENCY_REFUSALS,
     },
 )
+
+
+@reschedule_schema
 @patient_step
 def reschedule_booking(request, booking_id):
     """Move the caller's booking to another slot of the same doctor, in one step."""
