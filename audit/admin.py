@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from audit.models import AuditEntry
+from doctor.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """Read only: staff see every entry, and nobody adds, changes or deletes one."""
 
     list_display = ["id", "at", "action", "actor_id", "actor_role", "slot_id", "booking_id"]
@@ -18,12 +19,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return lookup in ("slot_id", "booking_id", "actor_id") or super().lookup_allowed(
             lookup, value, request
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -153,8 +153,9 @@ class TimeSlotAdmin(admin.ModelAdmin):
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows staff look at but never add, edit or delete here: writing them by hand
-    would leave slots, holds and bookings out of step. They change through
-    doctor.services only (the booking admin's cancel action)."""
+    would leave slots, holds and bookings out of step (they change through
+    doctor.services only: the booking admin's cancel action), or rewrite the
+    append-only audit trail (audit/admin.py)."""
 
     def has_add_permission(self, request):
         return False
